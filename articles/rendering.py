@@ -28,7 +28,8 @@ from types import SimpleNamespace
 
 import nh3
 from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
+from markdown_it import helpers as _md_helpers
+from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.rules_inline import StateInline
 
 CERTAINTIES = ("high", "moderate", "low", "very-low")
@@ -51,6 +52,13 @@ SLUG_MAX = 100  # leaves room for a "-2" suffix within Section.anchor's 120
 # plain text, so those rules never scan further than this from where they start.
 MAX_CITATION_CHARS = 1000
 MAX_ATTRIBUTE_CHARS = 500
+# Whole-document bounds. markdown-it-py is linear but costs ~10-40 us per markup
+# character on hostile input, so markup density (not length) is what is capped: real
+# articles use a few hundred markup characters per 10 KB; 20,000 bounds a render to
+# well under a second. Plain prose is cheap and only the byte limit applies to it.
+MAX_BODY_CHARS = 500_000
+MAX_MARKUP_CHARS = 20_000
+_MARKUP_RE = re.compile(r"[\[\]()*_|#>`{}!<~\\]")
 
 _CITE_PART_RE = re.compile(
     rf"\s*(?:(?P<prefix>[^@]*?)\s+)?-?@(?P<key>{CITATION_KEY})(?P<suffix>.*)", re.DOTALL
@@ -440,13 +448,59 @@ def _render_image(self, tokens, idx, options, env) -> str:
     return f'<img src="{escapeHtml(src)}" alt="{alt}"{title_attr}>'
 
 
+_DEST_STOP_RE = re.compile(r"[\\()\x00-\x20\x7f]")
+
+
+def _parse_link_destination(string: str, pos: int, maximum: int):
+    """markdown-it's parseLinkDestination with the same results, but the bare form
+    jumps between the characters that matter with a regex instead of stepping through
+    every character in Python: it runs once per "](" and was the cost of hostile input."""
+    if string.startswith("<", pos):
+        return _md_helpers.parseLinkDestination(string, pos, maximum)
+    result = _md_helpers.parse_link_destination._Result()
+    start, level = pos, 0
+    while pos < maximum:
+        match = _DEST_STOP_RE.search(string, pos, maximum)
+        if match is None:
+            pos = maximum
+            break
+        index, char = match.start(), match.group()
+        if char == "\\":
+            if index + 1 < maximum:
+                if string[index + 1] == " ":
+                    pos = index
+                    break
+                pos = index + 2
+            else:
+                pos = index + 1
+            continue
+        if char == "(":
+            level += 1
+            if level > 32:
+                return result
+            pos = index + 1
+            continue
+        if char == ")" and level:
+            level -= 1
+            pos = index + 1
+            continue
+        pos = index  # ")" at level 0, a space or a control character ends it
+        break
+    if start == pos or level != 0:
+        return result
+    result.str = unescapeAll(string[start:pos])
+    result.pos = pos
+    result.ok = True
+    return result
+
+
 def _build_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "xhtmlOut": False})
     md.enable(["table", "strikethrough"])
     md.disable(["html_inline", "html_block"])
     md.validateLink = _accept_link
     md.helpers = SimpleNamespace(  # this instance only: markdown_it.helpers is shared
-        parseLinkDestination=md.helpers.parseLinkDestination,
+        parseLinkDestination=_parse_link_destination,
         parseLinkLabel=_parse_link_label,
         parseLinkTitle=md.helpers.parseLinkTitle,
     )
@@ -561,14 +615,12 @@ def _claims_and_citations(tokens, seen: dict[str, int]):
             claim = next((entry for entry in reversed(stack) if entry), None) if stack else None
             if child.type == "span_open":
                 attrs, line = child.meta["attrs"], lines.at(child.meta["pos"])
-                if "claim" in attrs.classes and claim is not None:
+                if "claim" not in attrs.classes:
+                    stack.append(None)
+                elif claim is not None:
                     raise ArticleFormatError("a claim cannot contain another claim", line)
-                is_claim = "claim" in attrs.classes
-                stack.append(
-                    {"attrs": attrs, "line": line, "parts": [], "supports": []}
-                    if is_claim
-                    else None
-                )
+                else:
+                    stack.append({"attrs": attrs, "line": line, "parts": [], "supports": []})
             elif child.type == "span_close":
                 if done := stack.pop():
                     claims.append(_claim_source(done, seen))
@@ -622,12 +674,28 @@ def _strip_blank_lines(lines: list[str]) -> str:
     return "\n".join(lines[start:end])
 
 
+def check_complexity(text: str) -> None:
+    """Refuse, before parsing, a body too large or too dense in markup to render fast."""
+    if len(text) > MAX_BODY_CHARS:
+        raise ArticleFormatError(
+            f"the text is {len(text):,} characters long; at most {MAX_BODY_CHARS:,} are "
+            "allowed: split it into several articles"
+        )
+    markup = len(_MARKUP_RE.findall(text))
+    if markup > MAX_MARKUP_CHARS:
+        raise ArticleFormatError(
+            f"the text has {markup:,} markup characters (brackets, asterisks, pipes, "
+            f"hashes...); at most {MAX_MARKUP_CHARS:,} are allowed"
+        )
+
+
 def _parse(text: str) -> list[tuple[SectionSource, object, list]]:
     """One markdown-it parse of the whole body, split at top-level ATX `##` headings
     (so `## x` in a fenced block, a list or a quote never splits). Returns each
     section with its heading's inline token (None for the lead) and body tokens."""
+    check_complexity(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    tokens, lines = _MD.parse(text, {}), text.split("\n")
+    tokens, lines = _MD.parse(text.removesuffix("\n") + "\n", {}), text.split("\n")
     breaks = [
         index
         for index, token in enumerate(tokens)
@@ -706,18 +774,21 @@ def render_sections(
     Lenient: a claim whose id is missing, invalid or repeated renders without an id,
     an unknown certainty as unrated. Each body is parsed on its own (a stray fence in
     one section cannot swallow the next); reference-style link definitions carry
-    forward from one section to the next."""
+    forward from one section to the next. A body is read as if it ended in a newline,
+    as it does inside a whole article."""
+    check_complexity("\n".join(f"{heading}\n{body}" for heading, _, body in sections))
     ctx = _Context(bibliography)
     env: dict = {_CTX: ctx}
     parts = [
-        _render_section(heading, anchor, None, _MD.parse(body, env), env)
+        _render_section(heading, anchor, None, _MD.parse(f"{body}\n", env), env)
         for heading, anchor, body in sections
     ]
     return _finish(parts, ctx)
 
 
 def render_body(text: str, bibliography: Mapping[str, dict]) -> Rendered:
-    """`render_sections` of `parse_body(text)`, rendering the tokens of that one parse."""
+    """`render_sections` of `parse_body(text)`, rendering the tokens of that one parse;
+    raises ArticleFormatError as parse_body does."""
     ctx = _Context(bibliography)
     env: dict = {_CTX: ctx}
     parts = [
@@ -728,14 +799,18 @@ def render_body(text: str, bibliography: Mapping[str, dict]) -> Rendered:
 
 
 def markdownify(text: str) -> str:
-    """django-markdownx preview. A format error is shown above a lenient render rather
-    than failing the preview request while the author is still typing."""
+    """django-markdownx preview, with no bibliography (every key shows as `[?key]`). A
+    format error is shown above a lenient render rather than failing the preview
+    request while the author is still typing."""
     try:
         return render_body(text, {}).html
     except ArticleFormatError as exc:
         where = f"Line {exc.line}: " if exc.line else ""
-        notice = f'<p class="format-error">{escapeHtml(where + exc.message)}</p>\n'
-        return sanitize_html(notice) + render_sections([("", LEAD_ANCHOR, text)], {}).html
+        notice = sanitize_html(f'<p class="format-error">{escapeHtml(where + exc.message)}</p>\n')
+        try:
+            return notice + render_sections([("", LEAD_ANCHOR, text)], {}).html
+        except ArticleFormatError:  # too large or too dense to render at all
+            return notice
 
 
 # --- sanitising ---------------------------------------------------------------------

@@ -48,3 +48,13 @@ def published_articles() -> QuerySet[Article]:
 
 def topics_with_articles() -> QuerySet[Topic]:
     return Topic.objects.filter(articles__live_version__isnull=False).distinct().order_by("name")
+
+
+def reviews_due(*, until) -> QuerySet[Article]:
+    """Live articles whose next clinical review falls on or before `until` (overdue first)."""
+    return (
+        Article.objects.live()
+        .filter(next_review_due__lte=until)
+        .only("slug", "title", "last_reviewed", "next_review_due")
+        .order_by("next_review_due", "slug")
+    )

@@ -4,9 +4,11 @@ import textwrap
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from articles.articlefile import parse_article_text, read_article_file
 from articles.models import StaffProfile
+from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_import
 from articles.services.versions import version_create, version_publish
 
@@ -48,13 +50,35 @@ Ketamine blocks a receptor. [A single infusion reduced symptoms at 24 hours
 """
 
 
-def make_user(username="editor", *, staff=True, display_name=None, credentials="", **extra):
+def make_user(
+    username="editor", *, staff=True, display_name=None, credentials="", groups=(), **extra
+):
     user = get_user_model().objects.create_user(
         username=username, password="test-pass-123", is_staff=staff, **extra
     )
     if display_name:
         StaffProfile.objects.create(user=user, display_name=display_name, credentials=credentials)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
     return user
+
+
+def make_team():
+    """One user per role, as a dict: author, author2, reviewer, reviewer2, publisher."""
+    return {
+        "author": make_user("alice", display_name="Dr Alice", credentials="PhD", groups=[AUTHORS]),
+        "author2": make_user("amir", display_name="Dr Amir", credentials="MD", groups=[AUTHORS]),
+        "reviewer": make_user(
+            "rita",
+            display_name="Dr Rita Reviewer",
+            credentials="MD, psychiatrist",
+            groups=[CLINICAL_REVIEWERS],
+        ),
+        "reviewer2": make_user(
+            "ravi", display_name="Dr Ravi", credentials="MD", groups=[CLINICAL_REVIEWERS, AUTHORS]
+        ),
+        "publisher": make_user("paul", display_name="Paul Publisher", groups=[PUBLISHERS]),
+    }
 
 
 def article_text(*, slug="test-article", title="Test article", body=ARTICLE_BODY, extra_front=""):

@@ -5,13 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from articles.articlefile import read_article_file
 from articles.models import Article, StaffProfile
+from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_import
-from articles.services.versions import version_create, version_publish
+from articles.services.workflow import (
+    article_approve,
+    article_publish,
+    article_request_changes,
+    article_submit,
+)
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_PASSWORD = "ptsdinfo-demo"  # noqa: S105 - local demo accounts, printed by `make run`
@@ -24,6 +32,7 @@ class DemoUser:
     credentials: str = ""
     coi: str = ""
     is_superuser: bool = False
+    group: str = ""
 
 
 DEMO_USERS = (
@@ -33,6 +42,7 @@ DEMO_USERS = (
         "Dr Casey Lin",
         "PhD, clinical psychologist (demo account)",
         "No conflicts of interest declared.",
+        group=AUTHORS,
     ),
     DemoUser(
         "reviewer",
@@ -40,8 +50,9 @@ DEMO_USERS = (
         "MD, psychiatrist (demo account)",
         "No conflicts of interest declared. Has not received funding from makers of ketamine "
         "or esketamine.",
+        group=CLINICAL_REVIEWERS,
     ),
-    DemoUser("publisher", "Sam Patel", "Managing editor (demo account)"),
+    DemoUser("publisher", "Sam Patel", "Managing editor (demo account)", group=PUBLISHERS),
 )
 
 DEMO_ARTICLES = ("ketamine-for-ptsd", "what-is-ptsd", "ptsd-treatments")
@@ -66,31 +77,54 @@ def demo_users_ensure() -> dict[str, object]:
                 "conflict_of_interest": spec.coi,
             },
         )
+        if spec.group:
+            user.groups.add(Group.objects.get(name=spec.group))
         users[spec.username] = user
     return users
 
 
 @transaction.atomic
 def demo_load() -> list[str]:
-    """Load the demo library once; running it again changes nothing."""
+    """Load the demo library once, through the real workflow; a second run changes nothing.
+
+    The ketamine article starts as the seed text (version 1 draft), is sent back by the
+    clinical reviewer with the comments in review.yaml, corrected by the author,
+    approved by the reviewer and published by the publisher.
+    """
     users = demo_users_ensure()
     loaded = []
     for slug in DEMO_ARTICLES:
         if Article.objects.filter(slug=slug, live_version__isnull=False).exists():
             continue
         directory = DEMO_DIR / slug
+        author, reviewer = users["author"], users["reviewer"]
+        review = _review_notes(directory / "review.yaml")
         seed = directory / "seed.md"
         if seed.exists():
-            article_import(source=read_article_file(seed), user=users["author"])
-        result = article_import(
-            source=read_article_file(directory / "article.md"), user=users["author"]
+            article = article_import(source=read_article_file(seed), user=author).article
+            article_submit(article=article, user=author, comment="First draft for review.")
+            article_request_changes(
+                article=article,
+                user=reviewer,
+                comment=review.get("comment", "Changes requested."),
+                claim_comments={c["id"]: c["comment"] for c in review.get("claims", [])},
+            )
+        article = article_import(
+            source=read_article_file(directory / "article.md"), user=author
+        ).article
+        article_submit(article=article, user=author, comment=review.get("author_note", ""))
+        article_approve(
+            article=article,
+            user=reviewer,
+            comment="Every claim checked against its sources.",
+            change_summary=review.get("change_summary", "First published version."),
         )
-        version = version_create(
-            article=result.article,
-            author=users["author"],
-            reviewer=users["reviewer"],
-            change_summary="First published version.",
-        )
-        version_publish(version=version)
+        article_publish(article=article, user=users["publisher"])
         loaded.append(slug)
     return loaded
+
+
+def _review_notes(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -275,16 +275,38 @@ def article_import(
     after = article_content_hash(article)
     changed = before != after
     if created or changed:
+        source_state = article.status
+        draft_reopen(article=article)
         ReviewEvent.objects.create(
             article=article,
             actor=user,
             kind=ReviewEvent.Kind.IMPORT,
-            from_state="" if created else article.status,
+            from_state="" if created else source_state,
             to_state=article.status,
             content_hash=after,
             comment=f"Imported from {source.path}",
         )
     return ImportResult(article=article, created=created, changed=changed, content_hash=after)
+
+
+# Edits in these states void the review or approval under way: the content a reviewer
+# looked at (and the hash an approval names) is no longer the content of the draft.
+REOPENED_BY_EDIT = {
+    Article.Status.IN_REVIEW,
+    Article.Status.CHANGES_REQUESTED,
+    Article.Status.APPROVED,
+    Article.Status.PUBLISHED,
+}
+
+
+def draft_reopen(*, article: Article) -> None:
+    """After a content change: any review or approval is void, the draft is a draft again.
+
+    A published article keeps its live version; only the working draft moves.
+    """
+    if article.status in REOPENED_BY_EDIT:
+        article.status = Article.Status.DRAFT
+        article.save(update_fields=["status", "updated_at"])
 
 
 def draft_write(
@@ -296,6 +318,11 @@ def draft_write(
     expected_lock_version: int | None = None,
 ) -> None:
     """Replace the draft with `source`. Must run inside a transaction."""
+    if article.status == Article.Status.WITHDRAWN:
+        raise ArticleFileError(
+            f"{article.slug} is withdrawn; its versions are archived and cannot be edited",
+            path=source.path,
+        )
     _claim_lock(article=article, user=user, expected=expected_lock_version, source=source)
     article.title = source.title
     article.summary = source.summary

@@ -1,0 +1,64 @@
+"""The three editorial roles and the model permissions each group carries.
+
+Used by the data migration that creates the groups and by `manage.py setup_roles`,
+so the two can never drift apart. The workflow rules themselves (who may approve,
+publish, ...) are checked by group membership in `articles.services.workflow`.
+"""
+
+AUTHORS = "Authors"
+CLINICAL_REVIEWERS = "Clinical reviewers"
+PUBLISHERS = "Publishers"
+ROLES = (AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS)
+
+_VIEW_ALL = [
+    "articles.view_article",
+    "articles.view_section",
+    "articles.view_claim",
+    "articles.view_citation",
+    "articles.view_articlecitation",
+    "articles.view_claimcitation",
+    "articles.view_articleversion",
+    "articles.view_reviewevent",
+    "articles.view_topic",
+    "articles.view_staffprofile",
+]
+
+ROLE_PERMISSIONS = {
+    AUTHORS: [
+        *_VIEW_ALL,
+        "articles.add_article",
+        "articles.change_article",
+        "articles.change_section",
+        "articles.add_citation",
+        "articles.change_citation",
+        "articles.add_topic",
+    ],
+    CLINICAL_REVIEWERS: [
+        *_VIEW_ALL,
+        "articles.change_claim",
+    ],
+    PUBLISHERS: [
+        *_VIEW_ALL,
+        "articles.change_article",
+        "articles.add_topic",
+        "articles.change_topic",
+        "articles.change_citation",
+    ],
+}
+
+
+def roles_ensure(*, group_model, permission_model) -> list[str]:
+    """Create the groups and set exactly their permissions; returns the groups created."""
+    created = []
+    for name, codes in ROLE_PERMISSIONS.items():
+        group, was_created = group_model.objects.get_or_create(name=name)
+        if was_created:
+            created.append(name)
+        permissions = []
+        for code in codes:
+            app_label, codename = code.split(".")
+            permissions.append(
+                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(permissions)
+    return created
