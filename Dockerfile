@@ -17,7 +17,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY --chown=app:app . .
 RUN DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput -v0
 
-USER app
+USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]

@@ -48,6 +48,7 @@ test: check-python $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .

@@ -3,7 +3,7 @@ fixed, small number of queries."""
 
 from django.db.models import QuerySet
 
-from articles.models import Article, Topic
+from articles.models import Article, ArticleVersion, Topic
 
 
 def published_article(*, slug: str) -> Article | None:
@@ -57,4 +57,13 @@ def reviews_due(*, until) -> QuerySet[Article]:
         .filter(next_review_due__lte=until)
         .only("slug", "title", "last_reviewed", "next_review_due")
         .order_by("next_review_due", "slug")
+    )
+
+
+def published_history(*, article: Article) -> QuerySet[ArticleVersion]:
+    """The versions readers have seen, newest first, for the "What changed" list."""
+    return (
+        article.versions.published()
+        .only("number", "published_at", "last_reviewed", "change_summary")
+        .order_by("-number")
     )

@@ -40,6 +40,7 @@ def article_detail(request, slug):
         {
             "article": article,
             "version": version,
+            "history": selectors.published_history(article=article)[:10],
             "structured_data": medical_web_page(request, article=article, version=version),
         },
     )

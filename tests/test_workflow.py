@@ -366,3 +366,38 @@ def test_review_events_record_who_when_and_hash(article, team):
     assert event.actor == team["author"]
     assert event.created_at is not None
     assert event.content_hash == article_content_hash(article)
+
+
+def test_public_page_lists_what_changed_from_version_summaries(article, team, tmp_path, client):
+    approved(article, team)
+    workflow.article_publish(article=article, user=team["publisher"])
+    edit(tmp_path, team["author"])
+    workflow.article_submit(
+        article=article, user=team["author"], comment="Veterans' trial reworded."
+    )
+    workflow.article_approve(article=article, user=team["reviewer"])
+    workflow.article_publish(article=article, user=team["publisher"])
+
+    html = client.get("/articles/test-article/").content.decode()
+
+    assert "What changed" in html
+    assert "Veterans&#x27; trial reworded." in html
+
+
+def test_diff_versions_command_shows_changed_text_and_claims(article, team, tmp_path, capsys):
+    approved(article, team)
+    workflow.article_publish(article=article, user=team["publisher"])
+    path = write_article(tmp_path / "regrade")
+    path.write_text(
+        path.read_text()
+        .replace("#veterans certainty=low", "#veterans certainty=moderate")
+        .replace("was negative", "found no benefit")
+    )
+    import_article(path, user=team["author"])
+
+    call_command("diff_versions", article.slug)
+
+    out = capsys.readouterr().out
+    assert "veterans" in out
+    assert "moderate" in out
+    assert "found no benefit" in out
