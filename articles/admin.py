@@ -1,12 +1,23 @@
-from django.contrib import admin
+"""The admin for clinician-editors: configuration and glue around the services.
 
+The article change page is a custom editor view (articles/admin_editor.py) so every
+write goes through `articles.services` and the reviewer sees the whole picture.
+"""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from articles import admin_editor
 from articles.models import (
     Article,
     ArticleVersion,
     Citation,
-    Claim,
     ReviewEvent,
-    Section,
     StaffProfile,
     Topic,
 )
@@ -19,49 +30,159 @@ class TopicAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class SectionInline(admin.StackedInline):
-    model = Section
-    extra = 0
-    fields = ["position", "heading", "anchor", "body"]
-    # Drafts are written through articles.services so claims stay in step with the text.
-    readonly_fields = fields
-    can_delete = False
+class ReviewDueFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def lookups(self, request, model_admin):
+        return [("overdue", "Review overdue"), ("soon", "Due within 30 days")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.live().filter(next_review_due__lt=today)
+        if self.value() == "soon":
+            return queryset.live().filter(
+                next_review_due__gte=today, next_review_due__lte=today + timedelta(days=30)
+            )
+        return queryset
 
 
-class ClaimInline(admin.TabularInline):
-    model = Claim
-    extra = 0
-    fields = ["key", "statement", "certainty"]
-    readonly_fields = fields
-    can_delete = False
+class ReviewerFilter(admin.SimpleListFilter):
+    title = "reviewer"
+    parameter_name = "reviewer"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def lookups(self, request, model_admin):
+        reviewers = (
+            ArticleVersion.objects.exclude(reviewer=None)
+            .values_list("reviewer_id", "reviewer_name")
+            .distinct()
+            .order_by("reviewer_name")
+        )
+        return [(str(pk), name) for pk, name in reviewers]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(versions__reviewer_id=int(self.value())).distinct()
+        return queryset
 
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "live_version", "last_reviewed", "next_review_due"]
-    list_filter = ["status", "topics", "audience"]
+    list_display = ["title", "status", "live_number", "last_reviewed", "next_review_due"]
+    list_filter = ["status", "topics", ReviewerFilter, ReviewDueFilter, "audience"]
+    list_select_related = ["live_version"]
     search_fields = ["title", "slug", "summary"]
-    readonly_fields = ["status", "live_version", "last_reviewed", "next_review_due", "lock_version"]
-    inlines = [SectionInline, ClaimInline]
+
+    @admin.display(description="live version", ordering="live_version__number")
+    def live_number(self, article):
+        return f"v{article.live_version.number}" if article.live_version else "—"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("add/", view(admin_editor.editor_view(self)), name="articles_article_add"),
+            path(
+                "<int:pk>/change/",
+                view(admin_editor.editor_view(self)),
+                name="articles_article_change",
+            ),
+            path(
+                "<int:pk>/transition/<str:action>/",
+                view(admin_editor.transition_view(self)),
+                name="articles_article_transition",
+            ),
+            path(
+                "<int:pk>/claims/",
+                view(admin_editor.claim_review_view(self)),
+                name="articles_article_claims",
+            ),
+            path(
+                "<int:pk>/diff/",
+                view(admin_editor.diff_view(self)),
+                name="articles_article_diff",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Citation)
 class CitationAdmin(admin.ModelAdmin):
-    list_display = ["title", "year", "doi", "pmid", "study_design", "retraction_status"]
+    list_display = ["title", "year", "doi", "pmid", "study_design", "retraction_status", "uses"]
     list_filter = ["study_design", "retraction_status"]
     search_fields = ["title", "doi", "pmid", "pmcid", "key"]
+    readonly_fields = ["key", "doi", "pmid", "pmcid", "csl", "used_in", "retraction_checked_at"]
+    fields = [
+        "title",
+        "year",
+        "url",
+        "study_design",
+        "retraction_status",
+        "retraction_checked_at",
+        "key",
+        "doi",
+        "pmid",
+        "pmcid",
+        "csl",
+        "used_in",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(claim_count=Count("claim_links"))
+
+    @admin.display(description="claims", ordering="claim_count")
+    def uses(self, citation):
+        return citation.claim_count
+
+    @admin.display(description="Where it is used")
+    def used_in(self, citation):
+        links = citation.claim_links.select_related("claim__article").order_by(
+            "claim__article__title", "claim__position"
+        )
+        rows = [
+            (
+                reverse("admin:articles_article_change", args=[link.claim.article_id]),
+                link.claim.key,
+                link.claim.article.title,
+                link.claim.key,
+                link.get_relation_display().lower(),
+            )
+            for link in links
+        ]
+        if not rows:
+            return "Not cited by any claim."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", '<li><a href="{}#claim-row-{}">{}</a>: claim {} ({})</li>', rows),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "add-from-source/",
+                view(admin_editor.citation_add_view(self)),
+                name="articles_citation_add_from_source",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ArticleVersion)
 class ArticleVersionAdmin(admin.ModelAdmin):
     list_display = ["article", "number", "approved_at", "published_at", "reviewer_name"]
     list_select_related = ["article"]
+    list_filter = ["published_at"]
+    exclude = ["snapshot", "html"]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -72,9 +193,10 @@ class ArticleVersionAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewEvent)
 class ReviewEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "article", "kind", "from_state", "to_state", "actor"]
+    list_display = ["created_at", "article", "kind", "from_state", "to_state", "claim_key", "actor"]
     list_filter = ["kind", "to_state"]
     list_select_related = ["article", "actor"]
+    search_fields = ["article__title", "comment", "claim_key"]
 
     def has_add_permission(self, request):
         return False
@@ -89,3 +211,4 @@ class ReviewEventAdmin(admin.ModelAdmin):
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "credentials"]
+    search_fields = ["display_name", "user__username"]

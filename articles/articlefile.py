@@ -281,7 +281,12 @@ def write_article_text(
     if bibliography_name:
         meta["bibliography"] = bibliography_name
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1_000_000)
-    parts = [f"---\n{front}---\n"]
+    return f"---\n{front}---\n\n" + write_body_text(sections)
+
+
+def write_body_text(sections: list[tuple[str, str, str]]) -> str:
+    """The Markdown body of an article: `parse_body` reads it back into the same sections."""
+    parts = []
     for heading, anchor, body in sections:
         if heading:
             explicit = "" if anchor == slugify_heading(heading) else f" {{#{anchor}}}"

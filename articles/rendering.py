@@ -798,17 +798,23 @@ def render_body(text: str, bibliography: Mapping[str, dict]) -> Rendered:
     return _finish(parts, ctx)
 
 
-def markdownify(text: str) -> str:
-    """django-markdownx preview, with no bibliography (every key shows as `[?key]`). A
-    format error is shown above a lenient render rather than failing the preview
-    request while the author is still typing."""
+def markdownify(text: str, bibliography: Mapping[str, dict] | None = None) -> str:
+    """The editor's live preview: exactly the reader's rendering, with the given
+    bibliography (unknown keys show as `[?key]`). A format error is shown above a
+    lenient render rather than failing the preview while the author is still typing."""
+    bibliography = bibliography or {}
     try:
-        return render_body(text, {}).html
+        rendered = render_body(text, bibliography)
+        if rendered.unknown_keys:
+            missing = ", ".join(rendered.unknown_keys)
+            notice = f'<p class="format-error">Unknown citation keys: {escapeHtml(missing)}</p>\n'
+            return sanitize_html(notice) + rendered.html
+        return rendered.html
     except ArticleFormatError as exc:
         where = f"Line {exc.line}: " if exc.line else ""
         notice = sanitize_html(f'<p class="format-error">{escapeHtml(where + exc.message)}</p>\n')
         try:
-            return notice + render_sections([("", LEAD_ANCHOR, text)], {}).html
+            return notice + render_sections([("", LEAD_ANCHOR, text)], bibliography).html
         except ArticleFormatError:  # too large or too dense to render at all
             return notice
 

@@ -147,6 +147,10 @@ if env_bool("DJANGO_BEHIND_PROXY", False):
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "articles.rendering.markdownify"
 MARKDOWNX_UPLOAD_MAX_SIZE = 2 * 1024 * 1024
 MARKDOWNX_UPLOAD_CONTENT_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
+# markdownx's own views are not mounted; the widget posts to the staff-only ones.
+MARKDOWNX_URLS_PATH = "/editor/markdownify/"
+MARKDOWNX_UPLOAD_URLS_PATH = "/editor/upload/"
+MARKDOWNX_MEDIA_PATH = "uploads/"
 
 # Editorial settings.
 PTSDINFO_READING_GRADE_TARGET = float(os.environ.get("PTSDINFO_READING_GRADE_TARGET", "9"))

@@ -401,3 +401,31 @@ def test_diff_versions_command_shows_changed_text_and_claims(article, team, tmp_
     assert "veterans" in out
     assert "moderate" in out
     assert "found no benefit" in out
+
+
+def test_reviewer_grades_a_claim_in_the_text_and_may_still_approve(article, team):
+    submitted(article, team)
+
+    workflow.claim_grade(
+        article=article,
+        user=team["reviewer"],
+        key="veterans",
+        certainty="moderate",
+        comment="One adequately sized RCT.",
+    )
+
+    body = article.sections.get(anchor="evidence").body
+    assert "{.claim #veterans certainty=moderate}" in body
+    assert article.claims.get(key="veterans").certainty == "moderate"
+    assert article.events.filter(kind="comment", claim_key="veterans").exists()
+    version = workflow.article_approve(article=article, user=team["reviewer"])
+    assert 'id="claim-veterans" class="claim" data-certainty="moderate"' in version.html
+
+
+def test_only_reviewers_grade_claims(article, team):
+    submitted(article, team)
+
+    with pytest.raises(WorkflowError) as excinfo:
+        workflow.claim_grade(article=article, user=team["author"], key="veterans", certainty="high")
+
+    assert excinfo.value.rule == "role"

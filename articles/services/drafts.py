@@ -17,7 +17,12 @@ from django.db import transaction
 from django.db.models import F
 
 from articles import citations
-from articles.articlefile import ArticleFile, ArticleFileError, write_article_text
+from articles.articlefile import (
+    ArticleFile,
+    ArticleFileError,
+    write_article_text,
+    write_body_text,
+)
 from articles.models import (
     Article,
     ArticleCitation,
@@ -28,7 +33,7 @@ from articles.models import (
     Section,
     Topic,
 )
-from articles.rendering import SectionSource
+from articles.rendering import ArticleFormatError, SectionSource, parse_body
 
 
 class DraftConflictError(Exception):
@@ -251,11 +256,17 @@ def _resolve_citations(*, source: ArticleFile, article: Article | None) -> dict[
 
 @transaction.atomic
 def article_import(
-    *, source: ArticleFile, user=None, expected_lock_version: int | None = None
+    *,
+    source: ArticleFile,
+    user=None,
+    expected_lock_version: int | None = None,
+    event_kind: str = ReviewEvent.Kind.IMPORT,
+    event_comment: str | None = None,
 ) -> ImportResult:
     """Create or update an article's draft from a parsed article file, atomically.
 
-    Any error raises and rolls back everything this import wrote.
+    Any error raises and rolls back everything this import wrote. The admin editor
+    comes through here too (event_kind=EDIT), so one set of rules guards every write.
     """
     article = Article.objects.select_for_update().filter(slug=source.slug).first()
     created = article is None
@@ -280,13 +291,57 @@ def article_import(
         ReviewEvent.objects.create(
             article=article,
             actor=user,
-            kind=ReviewEvent.Kind.IMPORT,
+            kind=event_kind,
             from_state="" if created else source_state,
             to_state=article.status,
             content_hash=after,
-            comment=f"Imported from {source.path}",
+            comment=event_comment if event_comment is not None else f"Imported from {source.path}",
         )
     return ImportResult(article=article, created=created, changed=changed, content_hash=after)
+
+
+def article_save_text(
+    *,
+    slug: str,
+    title: str,
+    summary: str,
+    topics: list[str],
+    audience: str,
+    review_interval_months: int,
+    body: str,
+    user,
+    expected_lock_version: int | None,
+) -> ImportResult:
+    """Save the admin editor's form: the same parser, checks and lock as an import.
+
+    Citation keys resolve to the article's bibliography or the citation library.
+    Raises ArticleFileError (with the body line) or DraftConflictError; writes nothing then.
+    """
+    try:
+        sections = parse_body(body)
+    except ArticleFormatError as exc:
+        raise ArticleFileError(exc.message, path="article text", line=exc.line) from exc
+    source = ArticleFile(
+        title=" ".join(title.split()),
+        slug=slug,
+        summary=" ".join(summary.split()),
+        topics=topics,
+        audience=audience,
+        review_interval_months=review_interval_months,
+        sections=sections,
+        path="article text",
+    )
+    return article_import(
+        source=source,
+        user=user,
+        expected_lock_version=expected_lock_version,
+        event_kind=ReviewEvent.Kind.EDIT,
+        event_comment="Edited in the admin",
+    )
+
+
+def draft_body_text(article: Article) -> str:
+    return write_body_text([(s.heading, s.anchor, s.body) for s in article.sections.all()])
 
 
 # Edits in these states void the review or approval under way: the content a reviewer

@@ -17,13 +17,15 @@ class RenderingError(ValueError):
     pass
 
 
-def snapshot_render(snapshot: dict) -> str:
-    """Render a snapshot once, at approval; readers are served the stored HTML."""
+def snapshot_render(snapshot: dict, *, strict: bool = True) -> str:
+    """Render a snapshot once, at approval; readers are served the stored HTML.
+
+    `strict=False` (the draft preview) renders unknown keys as [?key] instead of failing."""
     rendered = render_sections(
         [(s["heading"], s["anchor"], s["body"]) for s in snapshot["sections"]],
         snapshot["bibliography"],
     )
-    if rendered.unknown_keys:
+    if strict and rendered.unknown_keys:
         raise RenderingError(f"unknown citation keys: {', '.join(rendered.unknown_keys)}")
     return rendered.html
 

@@ -14,14 +14,15 @@ Rules enforced here, whichever way an action arrives (admin, command line, tests
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from articles.models import Article, ArticleVersion, ReviewEvent
+from articles.models import Article, ArticleVersion, Certainty, ReviewEvent
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates
@@ -402,3 +403,73 @@ ACTIONS = {
     "schedule": article_schedule,
     "withdraw": article_withdraw,
 }
+
+
+_CERTAINTY_ATTR_RE = re.compile(r"""\s*certainty=(?:"[^"]*"|'[^']*'|[^\s}]*)""")
+
+
+def _claim_attr_block_re(key: str) -> re.Pattern:
+    return re.compile(r"\{([^{}\n]*?(?<![\w-])#" + re.escape(key) + r"(?![\w-])[^{}\n]*)\}")
+
+
+@transaction.atomic
+def claim_grade(*, article: Article, user, key: str, certainty: str, comment: str = "") -> None:
+    """A clinical reviewer grades one claim while the article is in review.
+
+    Grading is part of reviewing, not authoring: it rewrites only the claim's
+    `certainty=` attribute in the draft Markdown (the text stays the source of truth),
+    is recorded as a review comment, and does not make the reviewer an editor.
+    """
+    _locked(article)
+    if not user_in_group(user, CLINICAL_REVIEWERS):
+        raise WorkflowError("Only a Clinical reviewer grades claims.", rule="role")
+    if article.status != S.IN_REVIEW:
+        raise WorkflowError(
+            "Claims are graded while the article is in review.", rule="transition-table"
+        )
+    if certainty not in Certainty.values:
+        raise WorkflowError(f"{certainty!r} is not a certainty grade.", rule="certainty")
+    claim = article.claims.select_related("section").filter(key=key).first()
+    if claim is None:
+        raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
+    section = claim.section
+    pattern = _claim_attr_block_re(key)
+    match = pattern.search(section.body)
+    if match is None:
+        raise WorkflowError(f"Claim {key!r} was not found in the text.", rule="claim-comment")
+    attrs = _CERTAINTY_ATTR_RE.sub("", match.group(1)).rstrip()
+    block = f"{{{attrs} certainty={certainty}}}"
+    section.body = section.body[: match.start()] + block + section.body[match.end() :]
+    section.save(update_fields=["body"])
+    previous = claim.certainty
+    claim.certainty = certainty
+    claim.save(update_fields=["certainty"])
+    Article.objects.filter(pk=article.pk).update(lock_version=F("lock_version") + 1)
+    article.lock_version += 1
+    ReviewEvent.objects.create(
+        article=article,
+        actor=user,
+        kind=ReviewEvent.Kind.COMMENT,
+        claim_key=key,
+        comment=(f"Certainty {previous or 'ungraded'} -> {certainty}. {comment}").strip(),
+        content_hash=article_content_hash(article),
+    )
+
+
+@transaction.atomic
+def claim_comment(*, article: Article, user, key: str, comment: str) -> ReviewEvent:
+    """A review comment on one claim, kept in the audit trail."""
+    if not (user_in_group(user, CLINICAL_REVIEWERS) or user_in_group(user, AUTHORS)):
+        raise WorkflowError("Only editors and reviewers comment on claims.", rule="role")
+    if not comment.strip():
+        raise WorkflowError("The comment is empty.", rule="comment-required")
+    if not article.claims.filter(key=key).exists():
+        raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
+    return ReviewEvent.objects.create(
+        article=article,
+        actor=user,
+        kind=ReviewEvent.Kind.COMMENT,
+        claim_key=key,
+        comment=comment.strip(),
+        content_hash=article_content_hash(article),
+    )

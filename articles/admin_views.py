@@ -1,0 +1,150 @@
+"""Staff-only endpoints behind the admin editor: live preview, image upload and the
+draft preview page. Anonymous and non-staff users get 404, so nothing leaks."""
+
+import io
+import re
+import uuid
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from PIL import Image, UnidentifiedImageError
+
+from articles.models import Article, ArticleCitation, Citation
+from articles.rendering import CITATION_KEY
+from articles.rendering import markdownify as render_preview
+from articles.services.drafts import draft_snapshot
+from articles.services.versions import snapshot_render
+from articles.structured_data import medical_web_page
+
+# Raster formats only: never SVG or HTML, whatever the upload claims to be.
+UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),
+                  "WEBP": ("png", "PNG")}  # fmt: skip
+MAX_UPLOAD_PIXELS = 25_000_000
+_CITED_KEY_RE = re.compile(rf"@({CITATION_KEY})")
+
+
+def staff_only(view):
+    """404 (not a login redirect) for anyone who is not active staff."""
+
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def preview_bibliography(text: str, article: Article | None) -> dict[str, dict]:
+    """CSL items for the keys the text cites: the article's own keys first, then the
+    library's. Two queries, whatever the number of keys."""
+    keys = set(_CITED_KEY_RE.findall(text))
+    items: dict[str, dict] = {}
+    if article is not None:
+        for link in ArticleCitation.objects.filter(article=article, key__in=keys).select_related(
+            "citation"
+        ):
+            items[link.key] = {**link.citation.csl, "id": link.key}
+    missing = keys - set(items)
+    if missing:
+        for citation in Citation.objects.filter(key__in=missing).order_by("pk"):
+            items.setdefault(citation.key, {**citation.csl, "id": citation.key})
+    return items
+
+
+@never_cache
+@staff_only
+@require_POST
+def markdownify(request):
+    """django-markdownx's preview endpoint, rendered by the project's one renderer."""
+    text = request.POST.get("content", "")
+    article = None
+    if request.GET.get("article", "").isdigit():
+        article = Article.objects.filter(pk=int(request.GET["article"])).first()
+    return HttpResponse(render_preview(text, preview_bibliography(text, article)))
+
+
+@never_cache
+@staff_only
+@require_POST
+def upload(request):
+    """Accept one raster image, verify it with Pillow and store a re-encoded copy.
+
+    Bad uploads get 400 with a reason, never 500. The re-encoding drops metadata and
+    anything smuggled after the image data.
+    """
+    upload = request.FILES.get("image")
+    if upload is None:
+        return _upload_error("No image was sent.")
+    if upload.size > settings.MARKDOWNX_UPLOAD_MAX_SIZE:
+        limit = settings.MARKDOWNX_UPLOAD_MAX_SIZE // (1024 * 1024)
+        return _upload_error(f"The image is larger than {limit} MB.")
+    data = upload.read()
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in UPLOAD_FORMATS:
+                return _upload_error("Only JPEG, PNG, GIF and WebP images are accepted.")
+            if image.width * image.height > MAX_UPLOAD_PIXELS:
+                return _upload_error("The image has too many pixels.")
+            extension, encoder = UPLOAD_FORMATS[image.format]
+            image.seek(0)
+            frame = image.convert("RGB" if encoder == "JPEG" else "RGBA")
+            output = io.BytesIO()
+            frame.save(output, encoder, optimize=True)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return _upload_error("The file is not a readable image.")
+    name = default_storage.save(
+        f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}",
+        ContentFile(output.getvalue()),
+    )
+    return JsonResponse({"image_code": f"![]({default_storage.url(name)})"})
+
+
+def _upload_error(message: str) -> JsonResponse:
+    return JsonResponse({"image": [message]}, status=400)
+
+
+@never_cache
+@staff_only
+def draft_preview(request, pk: int):
+    """The draft rendered by the public template, clearly marked, never cached."""
+    article = get_object_or_404(Article, pk=pk)
+    snapshot = draft_snapshot(article)
+    version = _PreviewVersion(snapshot, article)
+    response = render(
+        request,
+        "articles/article_detail.html",
+        {
+            "article": article,
+            "version": version,
+            "history": [],
+            "is_preview": True,
+            "structured_data": medical_web_page(request, article=article, version=version),
+        },
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+class _PreviewVersion:
+    """What the public template needs from a version, built from the draft."""
+
+    def __init__(self, snapshot: dict, article: Article):
+        self.snapshot = snapshot
+        self.title = snapshot["title"]
+        self.summary = snapshot["summary"]
+        self.html = snapshot_render(snapshot, strict=False)
+        self.reviewer_name = self.reviewer_credentials = self.reviewer_coi = ""
+        self.last_reviewed = self.next_review_due = self.published_at = None
+        self.change_summary = ""
+        self.content_hash = ""
+        self.number = None
