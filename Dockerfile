@@ -23,4 +23,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
 
 # Migrations are a separate release step (see README), never part of the web start.
-CMD ["gunicorn", "ptsdinfo.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The start script runs `check --deploy --fail-level WARNING` first: a container with
+# unsafe production settings exits instead of serving (docs/security.md).
+CMD ["sh", "scripts/start-web.sh"]

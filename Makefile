@@ -9,7 +9,12 @@ BOOTSTRAP_PY := $(shell for p in python3 python3.13 python3.12 python3.14 python
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run test lint format check-python clean
+.PHONY: run test lint format check-python clean node-tools
+
+# axe-core and the Nu HTML Checker for the browser tests: pinned, from the npm
+# registry, into a git-ignored folder; installed again only when the pins change.
+NODE_TOOLS := .cache/node
+NODE_PACKAGES := axe-core@4.14.1 vnu-jar@26.9.27
 
 check-python:
 	@if [ ! -x $(PY) ] && [ -z "$(BOOTSTRAP_PY)" ]; then \
@@ -42,8 +47,20 @@ run: check-python $(VENV)/.runtime
 	@echo ""
 	$(VENV)/bin/gunicorn ptsdinfo.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 
-test: check-python $(VENV)/.dev
+test: check-python $(VENV)/.dev node-tools
 	$(PY) -m pytest
+
+node-tools:
+	@if [ "$$(cat $(NODE_TOOLS)/.installed 2>/dev/null)" != "$(NODE_PACKAGES)" ]; then \
+		if ! command -v npm >/dev/null; then \
+			if [ -n "$$CI" ]; then echo "CI needs npm (Node.js) to install $(NODE_PACKAGES)" >&2; exit 1; fi; \
+			echo "npm not found: the accessibility and HTML checks in the browser tests will be skipped" >&2; exit 0; \
+		fi; \
+		mkdir -p $(NODE_TOOLS) && \
+		npm install --prefix $(NODE_TOOLS) --no-save --no-package-lock --no-audit --no-fund \
+			--ignore-scripts --loglevel=error $(NODE_PACKAGES) && \
+		echo "$(NODE_PACKAGES)" > $(NODE_TOOLS)/.installed; \
+	fi
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
@@ -55,4 +72,10 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache $(NODE_TOOLS)
+
+# Load test of the public pages (PostgreSQL, gunicorn, nginx, wrk; ~3 minutes); writes
+# docs/performance.md. Never part of `make test` or CI. See scripts/bench.py.
+.PHONY: bench
+bench: check-python $(VENV)/.runtime
+	$(PY) scripts/bench.py $(BENCH_ARGS)

@@ -18,6 +18,7 @@ from articles.models import (
     ArticleVersion,
     Citation,
     ReviewEvent,
+    SecurityEvent,
     StaffProfile,
     Topic,
 )
@@ -212,3 +213,21 @@ class ReviewEventAdmin(admin.ModelAdmin):
 class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "credentials"]
     search_fields = ["display_name", "user__username"]
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """The sign-in audit log (articles/security.py writes it): read-only."""
+
+    list_display = ["created_at", "kind", "username", "ip_address", "path", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["username", "ip_address", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

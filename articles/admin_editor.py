@@ -120,6 +120,8 @@ def _initial(article: Article) -> dict:
 
 def editor_view(model_admin):
     def view(request, pk: int | None = None):
+        if pk and not model_admin.has_view_or_change_permission(request):
+            raise PermissionDenied  # before the lookup: the same answer for any pk
         article = get_object_or_404(Article, pk=pk) if pk else None
         if article is None and not model_admin.has_add_permission(request):
             raise PermissionDenied
@@ -324,6 +326,8 @@ def _back(article: Article, fragment: str = ""):
 
 def diff_view(model_admin):
     def view(request, pk: int):
+        if not model_admin.has_view_or_change_permission(request):
+            raise PermissionDenied  # before the lookup: the same answer for any pk
         article = get_object_or_404(Article, pk=pk)
         if not model_admin.has_view_or_change_permission(request, article):
             raise PermissionDenied

@@ -29,11 +29,14 @@ _CITED_KEY_RE = re.compile(rf"@({CITATION_KEY})")
 
 
 def staff_only(view):
-    """404 (not a login redirect) for anyone who is not active staff."""
+    """404 (not a login redirect) for anyone who is not active staff allowed to see
+    articles (every editorial role is; a staff account without a role is not)."""
 
     def wrapped(request, *args, **kwargs):
         user = request.user
         if not (user.is_authenticated and user.is_active and user.is_staff):
+            raise Http404
+        if not user.has_perm("articles.view_article"):
             raise Http404
         return view(request, *args, **kwargs)
 
@@ -80,6 +83,8 @@ def upload(request):
     Bad uploads get 400 with a reason, never 500. The re-encoding drops metadata and
     anything smuggled after the image data.
     """
+    if not request.user.has_perm("articles.change_article"):
+        raise Http404  # only those who edit article text add images to it
     upload = request.FILES.get("image")
     if upload is None:
         return _upload_error("No image was sent.")

@@ -109,6 +109,10 @@ class Article(models.Model):
     last_reviewed = models.DateField(null=True, blank=True)
     next_review_due = models.DateField(null=True, blank=True)
     withdrawn_reason = models.TextField(blank=True)
+    # Set by `check_citations` when a source the live version cites is retracted or
+    # under an expression of concern; shown to readers above the live version until a
+    # version a clinician re-approved goes live (services/integrity.py, versions.py).
+    retraction_notice = models.TextField(blank=True)
     # Optimistic concurrency: every draft save checks and bumps this in one UPDATE.
     lock_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -242,6 +246,9 @@ class Citation(models.Model):
     study_design = models.CharField(max_length=20, choices=StudyDesign, default=StudyDesign.OTHER)
     retraction_status = models.CharField(max_length=25, choices=Retraction, default=Retraction.NONE)
     retraction_checked_at = models.DateTimeField(null=True, blank=True)
+    retraction_note = models.TextField(
+        blank=True, help_text="Where the retraction status came from: source, record, date."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -346,6 +353,10 @@ class ArticleVersion(models.Model):
     summary = models.TextField(blank=True)
     snapshot = models.JSONField(help_text="Front matter, sections, claims and bibliography.")
     html = models.TextField(help_text="The rendered, sanitised body and reference list.")
+    # The body as plain text (headings and prose, no reference list or badges), filled
+    # at creation: what search matches and quotes. On PostgreSQL a generated tsvector
+    # column and its GIN index are built from it (migration 0004).
+    search_text = models.TextField(blank=True, editable=False)
     content_hash = models.CharField(max_length=64)
     change_summary = models.TextField(blank=True)
     author = models.ForeignKey(
@@ -467,3 +478,68 @@ class StaffProfile(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN = "login", "Signed in"
+    LOGIN_FAILED = "login_failed", "Sign-in failed"
+    LOCKOUT = "lockout", "Locked out"
+    LOGOUT = "logout", "Signed out"
+    OTP_ENROLLED = "otp_enrolled", "Second factor enrolled"
+    OTP_VERIFIED = "otp_verified", "Second factor passed"
+    OTP_FAILED = "otp_failed", "Second factor failed"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+
+
+class SecurityEvent(models.Model):
+    """Append-only audit log of sign-ins, failures, lockouts and second-factor events,
+    written by `articles.security` from django.contrib.auth's and django-axes' signals.
+    The username is kept as typed, so failures for unknown names are recorded too."""
+
+    Kind = SecurityEventKind
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=20, choices=SecurityEventKind)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="security_events",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [choices_constraint("kind", SecurityEventKind, "security_event_kind_valid")]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind} {self.username}"
+
+
+class ReviewReminder(models.Model):
+    """One review-due email about an article (`review_due --email`): at most one per
+    article per day, which the unique constraint guarantees even for concurrent runs."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="reminders")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    email = models.EmailField()
+    sent_on = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "sent_on"], name="review_reminder_once_per_article_per_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.article_id} -> {self.email} on {self.sent_on}"

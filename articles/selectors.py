@@ -1,24 +1,25 @@
 """Read paths for the public views, with their joins decided once so each page costs a
-fixed, small number of queries."""
+fixed, small number of queries whatever the number of articles.
 
-from django.db.models import QuerySet
+Readers only ever see published versions: every query here goes through
+`Article.live_version` (set by publishing, cleared by withdrawal), so a draft, an
+approved-but-unpublished version or a superseded version is never listed.
+"""
+
+from django.conf import settings
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from articles.models import Article, ArticleVersion, Topic
 
-
-def published_article(*, slug: str) -> Article | None:
-    """The article with its live version in one query, or None when readers may not see it.
-
-    Withdrawn articles are returned too (without a live version) so the view can show
-    the tombstone; drafts that were never published are not.
-    """
-    return (
-        Article.objects.select_related("live_version")
-        .filter(slug=slug)
-        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
-        .first()
-    )
-
+# What an article card needs: nothing of the (large) body, snapshot or search text.
+_CARD_FIELDS = (
+    "slug",
+    "live_version__title",
+    "live_version__summary",
+    "live_version__last_reviewed",
+    "live_version__next_review_due",
+    "live_version__published_at",
+)
 
 _NEVER_PUBLIC = [
     Article.Status.DRAFT,
@@ -28,26 +29,99 @@ _NEVER_PUBLIC = [
 ]
 
 
-def published_articles() -> QuerySet[Article]:
+def published_article(*, slug: str) -> Article | None:
+    """The article with its live version (one query), or None when readers may not see it.
+
+    Withdrawn articles are returned too (without a live version) so the view can show
+    the tombstone; drafts that were never published are not. An article whose draft is
+    back in review still has its live version, which is what readers see.
+    """
     return (
-        Article.objects.live()
-        .select_related("live_version")
-        .only(
-            "slug",
-            "title",
-            "last_reviewed",
-            "next_review_due",
-            "live_version__title",
-            "live_version__summary",
-            "live_version__last_reviewed",
-            "live_version__published_at",
-        )
-        .order_by("live_version__title")
+        Article.objects.select_related("live_version")
+        .defer("live_version__search_text")
+        .filter(slug=slug)
+        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
+        .first()
     )
 
 
+def published_articles() -> QuerySet[Article]:
+    """Every live article for the A to Z list, with what a card shows."""
+    return (
+        Article.objects.live()
+        .select_related("live_version")
+        .only(*_CARD_FIELDS)
+        .order_by("live_version__title", "pk")
+    )
+
+
+def featured_articles(*, limit: int = 3) -> list[Article]:
+    """The live articles named in `PTSDINFO_FEATURED_ARTICLES`, in that order, topped up
+    with the most recently created live articles. One query."""
+    slugs = list(getattr(settings, "PTSDINFO_FEATURED_ARTICLES", []))
+    position = Case(
+        *(When(slug=slug, then=Value(index)) for index, slug in enumerate(slugs)),
+        default=Value(len(slugs)),
+        output_field=IntegerField(),
+    )
+    return list(published_articles().order_by(position, "-created_at", "pk")[:limit])
+
+
+def recently_reviewed_articles(*, limit: int = 5) -> QuerySet[Article]:
+    """Live articles by the date a clinician last reviewed their published version."""
+    return published_articles().order_by(
+        "-live_version__last_reviewed", "-live_version__published_at", "pk"
+    )[:limit]
+
+
 def topics_with_articles() -> QuerySet[Topic]:
-    return Topic.objects.filter(articles__live_version__isnull=False).distinct().order_by("name")
+    """Topics that have at least one live article, with how many (one query)."""
+    return (
+        Topic.objects.annotate(
+            article_count=Count("articles", filter=Q(articles__live_version__isnull=False))
+        )
+        .filter(article_count__gt=0)
+        .order_by("name")
+    )
+
+
+def topic(*, slug: str) -> Topic | None:
+    return Topic.objects.filter(slug=slug).first()
+
+
+def topic_articles(*, topic: Topic) -> QuerySet[Article]:
+    return published_articles().filter(topics=topic)
+
+
+def feed_versions(*, limit: int = 20) -> QuerySet[ArticleVersion]:
+    """The latest publications (first versions and re-reviewed versions) of articles
+    that are still live, newest first, for the Atom feed."""
+    return (
+        ArticleVersion.objects.published()
+        .filter(article__live_version__isnull=False)
+        .select_related("article")
+        .only(
+            "number",
+            "title",
+            "summary",
+            "change_summary",
+            "reviewer_name",
+            "reviewer_credentials",
+            "last_reviewed",
+            "published_at",
+            "article__slug",
+        )
+        .order_by("-published_at", "-pk")[:limit]
+    )
+
+
+def sitemap_articles() -> QuerySet[Article]:
+    return (
+        Article.objects.live()
+        .select_related("live_version")
+        .only("slug", "live_version__published_at")
+        .order_by("slug")
+    )
 
 
 def reviews_due(*, until) -> QuerySet[Article]:

@@ -1,30 +1,62 @@
-"""schema.org metadata for the public article page."""
+"""schema.org metadata (JSON-LD) for the public pages.
 
-from articles import citations
+Everything comes from the published version, never from the draft or from today's
+date: `lastReviewed` is the day a clinician approved this version.
+"""
+
+import html
+import re
+
+from django.conf import settings
+from django.urls import reverse
+
+# The reference list's public hooks (spec/article-format.md): one entry per cited work,
+# in Vancouver order, with its DOI link where known.
+_REFERENCE_RE = re.compile(r'<li id="ref-\d+">(.*?)</li>', re.S)
+_DOI_LINK_RE = re.compile(r'href="(https://doi\.org/[^"]+)"')
+_LINK_RE = re.compile(r'href="(https?://[^"]+)"')
+_TAG_RE = re.compile(r"<[^>]*>")  # the stored HTML is sanitised: tags are well formed
+
+PTSD = {
+    "@type": "MedicalCondition",
+    "name": "Post-traumatic stress disorder",
+    "alternateName": "PTSD",
+    "code": {"@type": "MedicalCode", "codeValue": "6B40", "codingSystem": "ICD-11"},
+}
 
 
-def medical_web_page(request, *, article, version) -> dict:
+def publisher() -> dict:
+    return {"@type": "Organization", "name": settings.PTSDINFO_PUBLISHER}
+
+
+def medical_web_page(request, *, article, version, topics=(), first_published=None) -> dict:
     snapshot = version.snapshot
     url = request.build_absolute_uri(article.get_absolute_url())
+    audience = "Clinician" if snapshot.get("audience") == "clinician" else "Patient"
     data = {
         "@context": "https://schema.org",
         "@type": "MedicalWebPage",
+        "@id": url,
+        "url": url,
         "name": version.title,
         "headline": version.title,
         "description": version.summary,
-        "url": url,
         "inLanguage": "en",
-        "medicalAudience": {
-            "@type": "MedicalAudience",
-            "audienceType": "Clinician" if snapshot.get("audience") == "clinician" else "Patient",
-        },
-        "about": {"@type": "MedicalCondition", "name": "Post-traumatic stress disorder"},
-        "citation": [_creative_work(item) for item in snapshot.get("bibliography", {}).values()],
+        "isPartOf": {"@type": "WebSite", "name": "ptsdinfo", "url": _home(request)},
+        "publisher": publisher(),
+        "medicalAudience": {"@type": "MedicalAudience", "audienceType": audience},
+        "specialty": "https://schema.org/Psychiatric",
+        "about": PTSD,
+        "citation": references(version.html),
+        "version": str(version.number),
     }
+    if topics:
+        data["keywords"] = ", ".join(topic.name for topic in topics)
     if version.last_reviewed:
         data["lastReviewed"] = version.last_reviewed.isoformat()
     if version.published_at:
-        data["datePublished"] = version.published_at.date().isoformat()
+        data["datePublished"] = (first_published or version.published_at).isoformat()
+        data["dateModified"] = version.published_at.isoformat()
     if version.reviewer_name:
         reviewer = {"@type": "Person", "name": version.reviewer_name}
         if version.reviewer_credentials:
@@ -33,11 +65,39 @@ def medical_web_page(request, *, article, version) -> dict:
     return data
 
 
-def _creative_work(item: dict) -> dict:
-    work = {"@type": "CreativeWork", "name": citations.format_reference_text(item)}
-    doi = item.get("DOI")
-    if doi:
-        work["sameAs"] = citations.doi_url(doi)
-    elif str(item.get("URL", "")).startswith(("http://", "https://")):
-        work["url"] = item["URL"]
-    return work
+def web_site(request) -> dict:
+    """The site itself, with its search, for the home page."""
+    home = _home(request)
+    search = request.build_absolute_uri(reverse("articles:search"))
+    return {
+        "@context": "https://schema.org",
+        "@type": "WebSite",
+        "name": "ptsdinfo",
+        "url": home,
+        "inLanguage": "en",
+        "publisher": publisher(),
+        "potentialAction": {
+            "@type": "SearchAction",
+            "target": {"@type": "EntryPoint", "urlTemplate": f"{search}?q={{search_term_string}}"},
+            "query-input": "required name=search_term_string",
+        },
+    }
+
+
+def _home(request) -> str:
+    return request.build_absolute_uri(reverse("home"))
+
+
+def references(rendered_html: str) -> list[dict]:
+    """The works the page cites, as schema.org CreativeWorks, read from the rendered
+    reference list itself (the same text, in the same order, as readers see; and no
+    formatting work at request time)."""
+    works = []
+    for entry in _REFERENCE_RE.findall(rendered_html):
+        work = {"@type": "CreativeWork", "name": html.unescape(_TAG_RE.sub("", entry)).strip()}
+        if doi := _DOI_LINK_RE.search(entry):
+            work["sameAs"] = html.unescape(doi.group(1))
+        elif link := _LINK_RE.search(entry):
+            work["url"] = html.unescape(link.group(1))
+        works.append(work)
+    return works

@@ -5,7 +5,9 @@ site runs in DEBUG-free local mode on an embedded SQLite database; production
 safety is checked by `manage.py check --deploy`, not by a second settings file.
 """
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -119,15 +121,46 @@ STORAGES = {
     },
 }
 
+# "default" holds cached public pages (articles/caching.py); "publication" holds the
+# publication generation that every publish bumps. With Redis both are shared by all
+# machines. Without it pages stay in each process's memory, and the generation goes in
+# a small file cache that every process on this machine shares (gunicorn workers, cron
+# `publish_scheduled`), one per database, so a publish anywhere invalidates them all.
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
-        }
+        },
+        "publication": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _database_id = hashlib.sha256(
+        repr([DATABASES["default"].get(k) for k in ("ENGINE", "NAME", "HOST", "PORT")]).encode()
+    ).hexdigest()[:16]
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+        "publication": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ.get("PTSDINFO_PUBLICATION_CACHE_DIR")
+            or str(Path(tempfile.gettempdir()) / f"ptsdinfo-publication-{_database_id}"),
+        },
+    }
+
+# Public page caching (articles/caching.py). Seconds a whole page stays in the
+# application cache (a publish invalidates it sooner) and in shared caches (CDNs and
+# reverse proxies, which publishing purges: PTSDINFO_PURGE_URLS, comma-separated base
+# URLs such as http://127.0.0.1:6081, each sent `PURGE <path>` for the affected paths).
+PTSDINFO_PAGE_CACHE_SECONDS = int(os.environ.get("PTSDINFO_PAGE_CACHE_SECONDS", "600"))
+PTSDINFO_SHARED_CACHE_SECONDS = int(os.environ.get("PTSDINFO_SHARED_CACHE_SECONDS", "3600"))
+PTSDINFO_PURGE_URLS = env_list("PTSDINFO_PURGE_URLS", "")
+PTSDINFO_PURGE_TIMEOUT = float(os.environ.get("PTSDINFO_PURGE_TIMEOUT", "3"))
 
 # Production hardening, on whenever DEBUG is off and HTTPS is declared.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
@@ -155,6 +188,10 @@ MARKDOWNX_MEDIA_PATH = "uploads/"
 # Editorial settings.
 PTSDINFO_READING_GRADE_TARGET = float(os.environ.get("PTSDINFO_READING_GRADE_TARGET", "9"))
 PTSDINFO_PUBLISHER = os.environ.get("PTSDINFO_PUBLISHER", "ptsdinfo editorial team")
+# Article slugs featured on the home page, in order (the newest articles when none is live).
+PTSDINFO_FEATURED_ARTICLES = env_list(
+    "PTSDINFO_FEATURED_ARTICLES", "what-is-ptsd,ptsd-treatments,ketamine-for-ptsd"
+)
 
 LOGGING = {
     "version": 1,
@@ -162,3 +199,155 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# --- SECURITY (issue 8; docs/security.md) ------------------------------------------
+# Appended rather than woven into the lists above so the other sections stay as they
+# are: each insertion names the neighbour it must sit beside, because order matters.
+from datetime import timedelta  # noqa: E402
+
+from django.utils.csp import CSP  # noqa: E402
+
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+
+
+def _insert_after(items: list[str], anchor: str, *new: str) -> None:
+    index = items.index(anchor) + 1
+    items[index:index] = new
+
+
+# CSP and Permissions-Policy right after SecurityMiddleware, so every response,
+# the 503 page included, carries them. The database-fault middleware sits inside
+# them (its 503 gets the headers) and outside sessions (whose save may fail too).
+_insert_after(
+    MIDDLEWARE,
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "articles.security.PermissionsPolicyMiddleware",
+)
+_insert_after(
+    MIDDLEWARE,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "articles.security.DatabaseFaultMiddleware",
+)
+_insert_after(
+    MIDDLEWARE,
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "articles.security.StaffGuardMiddleware",
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
+
+# Content-Security-Policy on every page, public and admin, in every environment (so
+# development and the browser tests see what production enforces). Scripts only from
+# this origin or with the per-response nonce: no 'unsafe-inline', no 'unsafe-eval'.
+# Article images may come from any HTTPS host (the renderer allows http(s) images).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "https:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+if SECURE_SSL_REDIRECT:
+    SECURE_CSP["upgrade-insecure-requests"] = True
+if os.environ.get("PTSDINFO_CSP_REPORT_URI"):
+    SECURE_CSP["report-uri"] = os.environ["PTSDINFO_CSP_REPORT_URI"]
+# Browser features no page here uses; sent by articles.security.PermissionsPolicyMiddleware.
+PTSDINFO_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
+# The container health check calls http://127.0.0.1:8000/healthz from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE = "Lax"
+# Staff sessions (the only sessions the site has) last 8 hours from sign-in.
+PTSDINFO_STAFF_SESSION_SECONDS = int(os.environ.get("PTSDINFO_STAFF_SESSION_SECONDS", "28800"))
+SESSION_COOKIE_AGE = PTSDINFO_STAFF_SESSION_SECONDS
+
+# Login throttling (django-axes): five failures for one username from one address
+# lock that pair for an hour; someone guessing from elsewhere cannot lock a clinician
+# out. Unlock early with `manage.py axes_reset_username NAME` (see docs/security.md).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = int(os.environ.get("PTSDINFO_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PTSDINFO_LOGIN_COOLOFF_MINUTES", "60")))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "articles.security.client_ip"
+PTSDINFO_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+AXES_VERBOSE = False  # articles.security writes the audit log and its own log lines
+
+# Second factor (django-otp TOTP). When on, Clinical reviewers, Publishers and
+# superusers must enrol and verify a code before any admin or editor page. Off by
+# default so `make run` and the tests need no authenticator; on in production.
+PTSDINFO_REQUIRE_2FA = env_bool("PTSDINFO_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = "ptsdinfo"
+# Live-preview requests per user per minute (the editor sends one per pause in typing).
+PTSDINFO_MARKDOWNIFY_PER_MINUTE = int(os.environ.get("PTSDINFO_MARKDOWNIFY_PER_MINUTE", "120"))
+PTSDINFO_UPLOADS_PER_MINUTE = int(os.environ.get("PTSDINFO_UPLOADS_PER_MINUTE", "20"))
+LOGGING.setdefault("loggers", {})["ptsdinfo.security"] = {"level": "INFO"}
+
+# Citation metadata fetching (articles.fetching): HTTPS to these hosts only, no redirects.
+PTSDINFO_FETCH_ALLOWED_HOSTS = env_list(
+    "PTSDINFO_FETCH_ALLOWED_HOSTS", "api.crossref.org,eutils.ncbi.nlm.nih.gov"
+)
+PTSDINFO_FETCH_TIMEOUT = float(os.environ.get("PTSDINFO_FETCH_TIMEOUT", "5"))
+PTSDINFO_FETCH_MAX_BYTES = int(os.environ.get("PTSDINFO_FETCH_MAX_BYTES", str(1024 * 1024)))
+# Sent as mailto: in the User-Agent (Crossref's polite pool) and as email= to NCBI.
+PTSDINFO_FETCH_CONTACT = os.environ.get("PTSDINFO_FETCH_CONTACT", "")
+# For a metadata mirror (and the browser tests' recorded server): replacement endpoints
+# as "crossref=https://host/works/,pubmed=https://host/efetch.fcgi", hosts on a private
+# network that may be fetched from anyway, and an extra CA bundle. Empty by default.
+PTSDINFO_FETCH_BASE_URLS = dict(
+    item.split("=", 1) for item in env_list("PTSDINFO_FETCH_BASE_URLS", "") if "=" in item
+)
+PTSDINFO_FETCH_PRIVATE_HOSTS = env_list("PTSDINFO_FETCH_PRIVATE_HOSTS", "")
+PTSDINFO_FETCH_CA_FILE = os.environ.get("PTSDINFO_FETCH_CA_FILE", "")
+
+# --- SCALE-OUT (issue 7; docs/deployment.md) ----------------------------------------
+# A PostgreSQL read replica: anonymous GET/HEAD requests read from it, everything else
+# (writes, the admin, signed-in users, commands) uses the primary. ptsdinfo/routers.py.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=True,
+    )
+    # Tests use the primary's test database for it (no second database to create).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["ptsdinfo.routers.PrimaryReplicaRouter"]
+    MIDDLEWARE.insert(0, "ptsdinfo.routers.public_reads_middleware")
+
+# --- EMAIL AND REVIEW REMINDERS (issue 6: `review_due --email`) ------------------------
+# Django 6.1's MAILERS (the EMAIL_* settings are deprecated). SMTP by default; the
+# console backend (django.core.mail.backends.console.EmailBackend) prints instead.
+_EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": {
+            "host": os.environ.get("DJANGO_EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("DJANGO_EMAIL_PORT", "25")),
+            "username": os.environ.get("DJANGO_EMAIL_HOST_USER", ""),
+            "password": os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("DJANGO_EMAIL_USE_TLS", False),
+            "timeout": int(os.environ.get("DJANGO_EMAIL_TIMEOUT", "10")),
+        }
+        if _EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "noreply@localhost")
+# The site's public address, for links in reminder emails (e.g. https://ptsdinfo.example).
+PTSDINFO_SITE_URL = os.environ.get("PTSDINFO_SITE_URL", "").rstrip("/")

@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from articles import views
+from articles import security, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("articles/", include("articles.urls")),
+    # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
+    path("", include("articles.urls")),
     # Staff-only editor endpoints (markdownx preview and upload); see articles/admin_views.py.
     path("editor/", include("articles.admin_urls")),
+    # Second factor (enrol, verify) before the admin mount, which would claim the prefix.
+    path("admin/2fa/", include(security.urls)),
     path("admin/", admin.site.urls),
 ]

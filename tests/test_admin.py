@@ -320,3 +320,27 @@ def test_article_list_filters_by_state_and_review_due(client, team, article):
 
     assert "Test article" in client.get(url, {"status__exact": "draft"}).content.decode()
     assert "Test article" not in client.get(url, {"review": "overdue"}).content.decode()
+
+
+def test_pasting_a_known_reference_is_refused_with_a_link_to_it(client, team, article):
+    client.force_login(team["author"])
+    pasted = json.dumps([dict(BIBLIOGRAPHY[0], id="somebody-else")])
+
+    html = client.post(
+        reverse("admin:articles_citation_add_from_source"), {"text": pasted, "fmt": "csl-json"}
+    ).content.decode()
+
+    existing = article.bibliography.get(key="feder2014").citation
+    assert "Already in the library" in html
+    assert reverse("admin:articles_citation_change", args=[existing.pk]) in html
+
+
+def test_citation_page_shows_where_it_is_used(client, team, article):
+    client.force_login(team["author"])
+    citation = article.bibliography.get(key="abdallah2022").citation
+
+    html = client.get(
+        reverse("admin:articles_citation_change", args=[citation.pk])
+    ).content.decode()
+
+    assert "claim veterans (supports)" in html

@@ -226,3 +226,15 @@ def test_article_without_bibliography_resolves_keys_from_the_library(tmp_path):
 def test_read_article_file_reports_missing_file(tmp_path):
     with pytest.raises(ArticleFileError, match="cannot read"):
         read_article_file(tmp_path / "absent.md")
+
+
+def test_reimporting_an_item_without_identifiers_reuses_its_citation(tmp_path):
+    report = {"id": "dea2023", "type": "report", "title": "Ketamine fact sheet", "publisher": "DEA"}
+    body = "[Ketamine is a dissociative anesthetic [@dea2023]]{.claim #c certainty=high}\n"
+    path = write_article(tmp_path, bibliography=[report], body=body)
+    import_article(path)
+    path.write_text(path.read_text().replace("dissociative anesthetic", "dissociative drug"))
+
+    import_article(path)
+
+    assert Citation.objects.filter(title="Ketamine fact sheet").count() == 1

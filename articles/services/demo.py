@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from articles.articlefile import read_article_file
-from articles.models import Article, StaffProfile
+from articles.models import Article, StaffProfile, Topic
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_import
 from articles.services.workflow import (
@@ -56,6 +56,11 @@ DEMO_USERS = (
 )
 
 DEMO_ARTICLES = ("ketamine-for-ptsd", "what-is-ptsd", "ptsd-treatments")
+DEMO_TOPICS = {
+    "ptsd": ("PTSD", "Post-traumatic stress disorder: what it is and how it is treated."),
+    "basics": ("The basics", "Start here: what PTSD is and how it is diagnosed."),
+    "treatments": ("Treatments", "Therapies and medicines, and the evidence behind them."),
+}
 
 
 def demo_users_ensure() -> dict[str, object]:
@@ -92,6 +97,8 @@ def demo_load() -> list[str]:
     approved by the reviewer and published by the publisher.
     """
     users = demo_users_ensure()
+    for slug, (name, description) in DEMO_TOPICS.items():
+        Topic.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
     loaded = []
     for slug in DEMO_ARTICLES:
         if Article.objects.filter(slug=slug, live_version__isnull=False).exists():

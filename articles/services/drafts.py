@@ -185,9 +185,13 @@ def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
         )
     if distinct:
         return next(iter(distinct.values())), False
-    url = item.get("URL") or ""
-    if url and not (doi or pmid or pmcid):
-        found = Citation.objects.filter(url=url, doi="", pmid="", pmcid="").first()
+    if not (doi or pmid or pmcid):
+        # No identifier: the same URL, or the same key and title, is the same work.
+        url = item.get("URL") or ""
+        title = str(item.get("title") or item.get("container-title") or item["id"])[:2000]
+        found = (
+            Citation.objects.filter(url=url, doi="", pmid="", pmcid="").first() if url else None
+        ) or Citation.objects.filter(key=item["id"], title=title, doi="", pmid="", pmcid="").first()
         if found:
             return found, False
     citation = Citation(key=item["id"])

@@ -8,8 +8,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from articles import caching
 from articles.models import Article, ArticleVersion
 from articles.rendering import render_sections
+from articles.search import document_text
 from articles.services.drafts import draft_snapshot, snapshot_hash
 
 
@@ -62,13 +64,15 @@ def version_create(
     snapshot = draft_snapshot(article)
     last_reviewed = timezone.localdate(approved_at)
     number = (article.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    html = snapshot_render(snapshot)
     return ArticleVersion.objects.create(
         article=article,
         number=number,
         title=snapshot["title"],
         summary=snapshot["summary"],
         snapshot=snapshot,
-        html=snapshot_render(snapshot),
+        html=html,
+        search_text=document_text(html),
         content_hash=snapshot_hash(snapshot),
         change_summary=change_summary,
         author=author,
@@ -82,7 +86,10 @@ def version_create(
 
 @transaction.atomic
 def version_publish(*, version: ArticleVersion, at=None) -> ArticleVersion:
-    """Make an approved version the live page. Earlier live versions stay stored."""
+    """Make an approved version the live page. Earlier live versions stay stored.
+
+    Once the transaction commits, every cached public page that shows the article is
+    invalidated (publish, re-review and scheduled publishing all come through here)."""
     at = at or timezone.now()
     article = Article.objects.select_for_update().get(pk=version.article_id)
     ArticleVersion.objects.filter(pk=version.pk, published_at__isnull=True).update(
@@ -94,6 +101,8 @@ def version_publish(*, version: ArticleVersion, at=None) -> ArticleVersion:
     article.last_reviewed = version.last_reviewed
     article.next_review_due = version.next_review_due
     article.withdrawn_reason = ""
+    # A version approved after a source was retracted is live: the reader notice goes.
+    article.retraction_notice = ""
     article.save(
         update_fields=[
             "live_version",
@@ -101,7 +110,10 @@ def version_publish(*, version: ArticleVersion, at=None) -> ArticleVersion:
             "last_reviewed",
             "next_review_due",
             "withdrawn_reason",
+            "retraction_notice",
             "updated_at",
         ]
     )
+    paths = caching.article_public_paths(article)
+    transaction.on_commit(lambda: caching.public_invalidate(paths=paths))
     return version

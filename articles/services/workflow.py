@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from articles import caching
 from articles.models import Article, ArticleVersion, Certainty, ReviewEvent
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_content_hash
@@ -391,6 +392,8 @@ def article_withdraw(*, article: Article, user, reason: str) -> ReviewEvent:
     article.live_version = None
     article.withdrawn_reason = reason.strip()
     article.save(update_fields=["status", "live_version", "withdrawn_reason", "updated_at"])
+    paths = caching.article_public_paths(article)
+    transaction.on_commit(lambda: caching.public_invalidate(paths=paths))
     return _record(article, user, source=source, target=transition.target, comment=reason)
 
 

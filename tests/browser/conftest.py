@@ -42,6 +42,10 @@ def site(tmp_path_factory):
             pytest.fail(f"Chromium is required in CI and is missing at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM}")
     workdir = tmp_path_factory.mktemp("site")
+    # Citation metadata comes from a local HTTPS server replaying recorded responses.
+    from tests.test_fetching import RecordedServer, make_certificate
+
+    metadata = RecordedServer(*make_certificate(workdir))
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'site.sqlite3'}",
@@ -49,6 +53,11 @@ def site(tmp_path_factory):
         "DJANGO_MEDIA_ROOT": str(workdir / "media"),
         "PTSDINFO_STATIC_ROOT": str(workdir / "static"),
         "DJANGO_DEBUG": "false",
+        "PTSDINFO_FETCH_ALLOWED_HOSTS": "127.0.0.1",
+        "PTSDINFO_FETCH_PRIVATE_HOSTS": "127.0.0.1",
+        "PTSDINFO_FETCH_CA_FILE": metadata.ca_file,
+        "PTSDINFO_FETCH_BASE_URLS": ",".join(f"{k}={v}" for k, v in metadata.base_urls().items()),
+        "PTSDINFO_PUBLICATION_CACHE_DIR": str(workdir / "publication-cache"),
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (
@@ -79,6 +88,7 @@ def site(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=10)
+        metadata.close()
 
 
 def _wait_until_up(url: str, server: subprocess.Popen) -> None:

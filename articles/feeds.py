@@ -1,0 +1,75 @@
+"""The Atom feed of publications: new articles and re-reviewed versions of live ones."""
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from articles import selectors
+
+
+class PublicationsFeed(Feed):
+    feed_type = Atom1Feed
+    title = "ptsdinfo: new and re-reviewed articles"
+    subtitle = (
+        "Clinician-reviewed information about PTSD. Each entry is a version a clinician "
+        "approved and we published: a new article, or a re-review of one."
+    )
+
+    def link(self):
+        return reverse("home")
+
+    def feed_url(self):
+        return reverse("articles:feed")
+
+    def author_name(self):
+        return settings.PTSDINFO_PUBLISHER
+
+    def items(self):
+        return selectors.feed_versions()
+
+    def item_title(self, version):
+        if version.number == 1:
+            return version.title
+        reviewed = version.last_reviewed
+        if reviewed is None:
+            return version.title
+        return f"{version.title} (reviewed {reviewed.day} {reviewed:%B %Y})"
+
+    def item_description(self, version):
+        parts = [version.summary]
+        if version.number > 1 and version.change_summary:
+            parts.append(f"What changed: {version.change_summary}")
+        if version.reviewer_name:
+            reviewer = version.reviewer_name
+            if version.reviewer_credentials:
+                reviewer += f", {version.reviewer_credentials}"
+            parts.append(f"Medically reviewed by {reviewer}.")
+        return "\n\n".join(part for part in parts if part)
+
+    def item_link(self, version):
+        return reverse("articles:detail", kwargs={"slug": version.article.slug})
+
+    def get_object(self, request, *args, **kwargs):
+        self.request = request  # safe: publications_feed makes one instance per request
+        return None
+
+    def item_guid(self, version):
+        # One entry per published version (a re-review is news, so it gets its own id),
+        # as an absolute IRI, which Atom requires.
+        url = self.request.build_absolute_uri(self.item_link(version))
+        return f"{url}#version-{version.number}"
+
+    def item_guid_is_permalink(self, version):
+        return False
+
+    def item_pubdate(self, version):
+        return version.published_at
+
+    def item_updateddate(self, version):
+        return version.published_at
+
+
+def publications_feed(request):
+    """The feed view: a fresh Feed per request, so the request it keeps is its own."""
+    return PublicationsFeed()(request)

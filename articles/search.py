@@ -1,0 +1,370 @@
+"""Search over the published versions readers can see.
+
+PostgreSQL: full-text search in `websearch_to_tsquery` syntax ("quoted phrases",
+`-exclusions`, `or`) over a stored tsvector that weights the title (A) above the
+summary (B) above the body (C). Migration 0004 adds that column, generated from the
+version's own text, and its GIN index; results are ranked with `ts_rank` and quoted
+with `ts_headline`.
+
+Elsewhere (SQLite, the embedded default) a fallback with the same interface: every
+term must appear (case-insensitively for ASCII) in the title, summary or stored body
+text; `-term` excludes; `or` separates alternatives; a title match counts more than
+a summary match, which counts more than a body match. Snippets are cut in Python.
+
+Whatever a reader types, `search_query_clean` turns it into something safe to search
+for or into a named problem the page can explain: control characters and NUL bytes
+are dropped, the length is capped, and text without a single letter or digit is not
+searched at all.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from articles.models import ArticleVersion
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 10
+PAGE_SIZE = 10
+SNIPPET_CHARS = 220
+SEARCH_CONFIG = "english"
+# Private-use characters mark highlights inside ts_headline output; the stored text
+# never contains them (document_text drops them), so escaping cannot be fooled.
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"
+
+# --- the text a version is searched by ------------------------------------------------
+
+# Parts of the rendered page that are apparatus, not prose: citation markers, the
+# certainty badges, "contradicting evidence" notes and the reference list.
+_SKIP_CLASSES = {"citations", "certainty-badge", "contradicted-by", "citation-missing"}
+_SKIP_IDS = {"references-section"}
+_BLOCK_TAGS = {
+    "p", "li", "ul", "ol", "section", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "pre", "table", "tr", "td", "th", "div", "dt", "dd", "br", "hr", "figure", "figcaption",
+}  # fmt: skip
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?)])")
+_VOID_TAGS = {"br", "hr", "img", "wbr", "input", "meta", "link", "col", "area", "source"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID_TAGS:
+            if tag in _BLOCK_TAGS and not self._skip_depth:
+                self.parts.append("\n")
+            return
+        attributes = dict(attrs)
+        classes = set((attributes.get("class") or "").split())
+        if self._skip_depth or classes & _SKIP_CLASSES or attributes.get("id") in _SKIP_IDS:
+            self._skip_depth += 1
+            return
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in _VOID_TAGS:
+            return
+        if self._skip_depth:
+            self._skip_depth -= 1
+            return
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def document_text(rendered_html: str) -> str:
+    """The prose of a rendered version (headings and body) as plain text, one block per
+    line: what search matches and quotes. Reference lists and badges are left out so a
+    search for "moderate" or an author's name finds articles about it, not citations."""
+    parser = _TextExtractor()
+    parser.feed(rendered_html)
+    parser.close()
+    text = "".join(parser.parts)
+    # Control, format and private-use characters (and odd spaces) become plain spaces.
+    text = "".join(
+        ch if ch == "\n" else " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text
+    )
+    # Removed citation markers and badges leave a space before punctuation: drop it.
+    lines = (
+        _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(line.split())) for line in text.splitlines()
+    )
+    return "\n".join(line for line in lines if line)
+
+
+# --- what the reader typed ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    raw: str
+    text: str  # cleaned: what is searched for and shown back to the reader
+    truncated: bool = False
+    problem: str = ""  # "", "empty" or "no-words"
+
+    @property
+    def is_searchable(self) -> bool:
+        return not self.problem
+
+
+def search_query_clean(raw: str | None) -> SearchQuery:
+    """Normalise what a reader typed. Never raises, whatever the input."""
+    raw = raw or ""
+    text = unicodedata.normalize("NFKC", raw[: MAX_QUERY_CHARS * 4])
+    # Control, format, private-use and unassigned characters (NUL included) become
+    # spaces: PostgreSQL rejects NUL in text, and none of them can be searched for.
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+    text = " ".join(text.split())
+    truncated = len(raw) > MAX_QUERY_CHARS and len(text) > MAX_QUERY_CHARS
+    if len(text) > MAX_QUERY_CHARS:
+        cut = text[:MAX_QUERY_CHARS]
+        text = (cut.rsplit(" ", 1)[0] if " " in cut else cut).strip()
+        truncated = True
+    if not text:
+        return SearchQuery(raw=raw, text="", problem="empty")
+    if not any(ch.isalnum() for ch in text):
+        return SearchQuery(raw=raw, text=text, truncated=truncated, problem="no-words")
+    return SearchQuery(raw=raw, text=text, truncated=truncated)
+
+
+# --- results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    slug: str
+    title: str
+    summary: str
+    snippet: SafeString
+    last_reviewed: object
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("articles:detail", kwargs={"slug": self.slug})
+
+
+def search_published(*, query: SearchQuery, page: str | int | None = 1) -> Page:
+    """One page of published articles matching `query`, best first (two queries: the
+    count and the page). The page's `object_list` holds SearchHit objects."""
+    if not query.is_searchable:
+        return Paginator([], PAGE_SIZE).get_page(1)
+    if connection.vendor == "postgresql":
+        queryset = _postgres_matches(query.text)
+        to_hit = _postgres_hit
+        terms: list[str] = []
+    else:
+        groups = _fallback_terms(query.text)
+        queryset = _fallback_matches(groups)
+        terms = [term for group in groups for term, negated in group if not negated]
+        to_hit = None
+    result = Paginator(queryset, PAGE_SIZE).get_page(page)
+    if to_hit is not None:
+        result.object_list = [to_hit(version) for version in result.object_list]
+    else:
+        result.object_list = [_fallback_hit(version, terms) for version in result.object_list]
+    return result
+
+
+def _live_versions():
+    """Versions that are some article's live page: never drafts or superseded versions."""
+    return ArticleVersion.objects.filter(article__live_version=F("pk")).select_related("article")
+
+
+# PostgreSQL ----------------------------------------------------------------------------
+
+
+class StoredSearchVector(Expression):
+    """The `search_vector` column migration 0004 generates on PostgreSQL:
+    setweight(title, A) || setweight(summary, B) || setweight(search_text, C)."""
+
+    def __init__(self):
+        from django.contrib.postgres.search import SearchVectorField
+
+        super().__init__(output_field=SearchVectorField())
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name(ArticleVersion._meta.db_table)
+        return f"{table}.search_vector", []
+
+
+def _postgres_matches(text: str):
+    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+
+    tsquery = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    return (
+        _live_versions()
+        .alias(document=StoredSearchVector())
+        .filter(document=tsquery)
+        .annotate(
+            rank=SearchRank(StoredSearchVector(), tsquery),
+            # ts_headline is costly; PostgreSQL evaluates it after ORDER BY/LIMIT,
+            # so only for the rows on the page.
+            headline=SearchHeadline(
+                "search_text",
+                tsquery,
+                config=SEARCH_CONFIG,
+                start_sel=_MARK_OPEN,
+                stop_sel=_MARK_CLOSE,
+                max_words=30,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .only("title", "summary", "last_reviewed", "article__slug")
+        .order_by("-rank", "-last_reviewed", "title", "pk")
+    )
+
+
+def _postgres_hit(version) -> SearchHit:
+    headline = version.headline or ""
+    # Without a mark the words matched only the title or summary: show the summary.
+    snippet = _marked(headline) if _MARK_OPEN in headline else escape(version.summary)
+    return SearchHit(
+        slug=version.article.slug,
+        title=version.title,
+        summary=version.summary,
+        snippet=snippet,
+        last_reviewed=version.last_reviewed,
+    )
+
+
+def _marked(headline: str) -> SafeString:
+    escaped = escape(headline).replace(_MARK_OPEN, "<mark>").replace(_MARK_CLOSE, "</mark>")
+    return mark_safe(escaped)  # noqa: S308 - escaped above; only our own markers are HTML
+
+
+# Fallback (SQLite) ---------------------------------------------------------------------
+
+_TOKEN_RE = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_EDGES_RE = re.compile(r"^[\W_]+|[\W_]+$")  # punctuation around a term: "PTSD," -> "PTSD"
+TITLE_WEIGHT, SUMMARY_WEIGHT, BODY_WEIGHT = 8, 4, 1
+
+
+def _fallback_terms(text: str) -> list[list[tuple[str, bool]]]:
+    """Split websearch-style input into OR-groups of (term, negated) pairs."""
+    groups: list[list[tuple[str, bool]]] = [[]]
+    count = 0
+    for match in _TOKEN_RE.finditer(text):
+        negated, phrase, word = match.group(1) == "-", match.group(2), match.group(3)
+        if word is not None:
+            if word.lower() == "or" and groups[-1]:
+                groups.append([])
+                continue
+            negated = word.startswith("-")
+            term = _EDGES_RE.sub("", word.lstrip("-"))
+        else:
+            term = _EDGES_RE.sub("", " ".join(phrase.split()))
+        if not term or not any(ch.isalnum() for ch in term) or count >= MAX_TERMS:
+            continue
+        groups[-1].append((term, negated))
+        count += 1
+    groups = [group for group in groups if any(not negated for _, negated in group)]
+    return groups
+
+
+def _fallback_matches(groups):
+    if not groups:
+        return ArticleVersion.objects.none()
+    condition = Q()
+    for group in groups:
+        group_condition = Q()
+        for term, negated in group:
+            matches = (
+                Q(title__icontains=term)
+                | Q(summary__icontains=term)
+                | Q(search_text__icontains=term)
+            )
+            group_condition &= ~matches if negated else matches
+        condition |= group_condition
+    rank = Value(0)
+    for group in groups:
+        for term, negated in group:
+            if negated:
+                continue
+            for field, weight in (
+                ("title", TITLE_WEIGHT),
+                ("summary", SUMMARY_WEIGHT),
+                ("search_text", BODY_WEIGHT),
+            ):
+                rank = rank + Case(
+                    When(**{f"{field}__icontains": term}, then=Value(weight)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+    return (
+        _live_versions()
+        .filter(condition)
+        .annotate(rank=rank)
+        .only("title", "summary", "last_reviewed", "search_text", "article__slug")
+        .order_by("-rank", "-last_reviewed", "title", "pk")
+    )
+
+
+def _fallback_hit(version, terms: list[str]) -> SearchHit:
+    return SearchHit(
+        slug=version.article.slug,
+        title=version.title,
+        summary=version.summary,
+        snippet=snippet_around(version.search_text, terms)
+        or snippet_around(version.summary, terms, whole=True),
+        last_reviewed=version.last_reviewed,
+    )
+
+
+def snippet_around(text: str, terms: list[str], *, whole: bool = False) -> SafeString:
+    """An escaped excerpt of `text` around the first term found, with every term
+    marked. Empty when no term occurs (unless `whole`, which returns all of `text`)."""
+    if not terms:
+        return escape(text) if whole else SafeString("")
+    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
+    first = pattern.search(text)
+    if first is None:
+        return escape(text) if whole else SafeString("")
+    start, end = 0, len(text)
+    if not whole:
+        start = max(0, first.start() - SNIPPET_CHARS // 3)
+        end = min(len(text), max(start + SNIPPET_CHARS, first.end()))
+        if start > 0:
+            space = text.find(" ", start, first.start())
+            start = space + 1 if space != -1 else start
+        if end < len(text):
+            space = text.rfind(" ", first.end(), end)
+            end = space if space != -1 else end
+    excerpt = text[start:end].replace("\n", " ")
+    parts, position = [], 0
+    for match in pattern.finditer(excerpt):
+        parts.append(escape(excerpt[position : match.start()]))
+        parts.append(f"<mark>{escape(match.group(0))}</mark>")
+        position = match.end()
+    parts.append(escape(excerpt[position:]))
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    return mark_safe(prefix + "".join(parts) + suffix)  # noqa: S308 - every part escaped
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "SearchHit",
+    "SearchQuery",
+    "document_text",
+    "search_published",
+    "search_query_clean",
+    "snippet_around",
+]
