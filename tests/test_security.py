@@ -149,15 +149,27 @@ MISSING_SETTING_CASES = {  # what is left out of production -> the check that na
 
 
 @pytest.fixture(scope="module")
-def deploy_checks():
+def deploy_checks(tmp_path_factory):
     """`check --deploy` under the production environment and under each variant with
     one setting missing, run side by side (each needs its own process: settings are
-    read from the environment at start)."""
+    read from the environment at start). They share a freshly migrated database with
+    no demo accounts, as a new production deployment has."""
     from concurrent.futures import ThreadPoolExecutor
 
-    envs = {"production": _production_env()}
+    database = f"sqlite:///{tmp_path_factory.mktemp('deploy') / 'db.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=_production_env(DATABASE_URL=database),
+        check=True,
+        capture_output=True,
+    )
+    envs = {"production": _production_env(DATABASE_URL=database)}
     envs.update(
-        {name: _production_env(**change) for name, (change, _) in MISSING_SETTING_CASES.items()}
+        {
+            name: _production_env(DATABASE_URL=database, **change)
+            for name, (change, _) in MISSING_SETTING_CASES.items()
+        }
     )
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip(envs, pool.map(_check_deploy, envs.values()), strict=True))

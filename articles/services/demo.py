@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -63,6 +64,28 @@ DEMO_TOPICS = {
 }
 
 
+class DemoRefused(Exception):
+    """Demo accounts have documented passwords: never on a production deployment."""
+
+
+def is_production() -> bool:
+    """DEBUG off with a real secret key: how this project tells production apart."""
+    from articles.security import LOCAL_SECRET_KEY_PREFIX
+
+    return not settings.DEBUG and not settings.SECRET_KEY.startswith(LOCAL_SECRET_KEY_PREFIX)
+
+
+def active_demo_accounts() -> list[str]:
+    """Usernames of active demo accounts that still have the documented password."""
+    User = get_user_model()
+    names = [spec.username for spec in DEMO_USERS]
+    return [
+        user.get_username()
+        for user in User.objects.filter(username__in=names, is_active=True)
+        if user.check_password(DEMO_PASSWORD)
+    ]
+
+
 def demo_users_ensure() -> dict[str, object]:
     User = get_user_model()
     users = {}
@@ -89,13 +112,19 @@ def demo_users_ensure() -> dict[str, object]:
 
 
 @transaction.atomic
-def demo_load() -> list[str]:
+def demo_load(*, force: bool = False) -> list[str]:
     """Load the demo library once, through the real workflow; a second run changes nothing.
 
     The ketamine article starts as the seed text (version 1 draft), is sent back by the
     clinical reviewer with the comments in review.yaml, corrected by the author,
     approved by the reviewer and published by the publisher.
     """
+    if is_production() and not force:
+        raise DemoRefused(
+            "Refusing to load demo content: these settings look like production (DEBUG off "
+            "and a real DJANGO_SECRET_KEY), and the demo accounts have published passwords. "
+            "Use --force-demo only on a throwaway deployment."
+        )
     users = demo_users_ensure()
     for slug, (name, description) in DEMO_TOPICS.items():
         Topic.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})

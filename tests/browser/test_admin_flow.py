@@ -94,3 +94,29 @@ def test_author_reviewer_publisher_flow(browser, site):
     assert "Dr Jordan Avery" in reader.content()
     screenshot(reader, "public-new-article")
     reader.context.close()
+
+
+@pytest.mark.browser
+def test_concurrent_edit_in_the_admin_shows_the_conflict_and_keeps_my_text(browser, site):
+    first = log_in(browser, site, "admin")
+    second = log_in(browser, site, "author")
+    first.goto(f"{site['url']}/admin/articles/article/")
+    first.click("text=What is PTSD?")
+    change_url = first.url
+    second.goto(change_url)
+
+    body = first.input_value("#id_body")
+    first.fill("#id_body", body.replace("## ", "## (edited by admin) ", 1))
+    first.click("input[value='Save draft']")
+    assert "Saved." in first.content()
+
+    mine = body + "\nMy own new paragraph, written at the same time.\n"
+    second.fill("#id_body", mine)
+    second.click("input[value='Save draft']")
+
+    assert "Someone else saved this article" in second.content()
+    assert "My own new paragraph" in second.input_value("#id_body")
+    assert "(edited by admin)" in second.locator(".conflict-current").inner_text()
+    screenshot(second, "admin-conflict")
+    first.context.close()
+    second.context.close()

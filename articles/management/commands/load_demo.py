@@ -1,13 +1,23 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from articles.services.demo import DEMO_PASSWORD, DEMO_USERS, demo_load
+from articles.services.demo import DEMO_PASSWORD, DEMO_USERS, DemoRefused, demo_load
 
 
 class Command(BaseCommand):
     help = "Load the demo articles and demo accounts (idempotent: a second run adds nothing)."
 
-    def handle(self, *args, **options):
-        loaded = demo_load()
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force-demo",
+            action="store_true",
+            help="load even under production settings (throwaway deployments only)",
+        )
+
+    def handle(self, *args, force_demo=False, **options):
+        try:
+            loaded = demo_load(force=force_demo)
+        except DemoRefused as exc:
+            raise CommandError(str(exc)) from exc
         if loaded:
             self.stdout.write(self.style.SUCCESS(f"Loaded: {', '.join(loaded)}"))
         else:
