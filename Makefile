@@ -9,7 +9,7 @@ BOOTSTRAP_PY := $(shell for p in python3 python3.13 python3.12 python3.14 python
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run test lint format check-python clean node-tools
+.PHONY: run test lint format check-python clean node-tools lock audit
 
 # axe-core and the Nu HTML Checker for the browser tests: pinned, from the npm
 # registry, into a git-ignored folder; installed again only when the pins change.
@@ -30,7 +30,7 @@ $(VENV)/.runtime: requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
 	$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $@
 
@@ -70,6 +70,18 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Re-pin requirements*.txt (with hashes) from requirements*.in.
+lock: $(PY)
+	$(PY) -m pip install -q pip-tools
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe -o requirements-dev.txt requirements-dev.in
+
+# Known-vulnerability audit of the pinned dependencies (needs PyPI's JSON API or OSV;
+# --strict fails when a package could not be checked, so a blind run is never green).
+audit: $(PY)
+	$(PY) -m pip install -q pip-audit
+	$(VENV)/bin/pip-audit --strict --require-hashes -r requirements.txt
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache $(NODE_TOOLS)
