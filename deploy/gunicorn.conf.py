@@ -42,9 +42,19 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
 
 # Import Django once in the master and fork: workers share the code pages
-# (copy-on-write) and a recycled worker starts in milliseconds. Django opens no
-# database connection at import, so nothing is shared across the fork.
+# (copy-on-write) and a recycled worker starts in milliseconds.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in {"1", "true", "yes", "on"}
+
+
+def pre_fork(server, worker):
+    """Never hand a database connection opened in the master to a worker: two
+    processes on one socket corrupt each other's queries. Django opens none at import;
+    this keeps it so if an import ever does."""
+    if preload_app:
+        from django.db import connections
+
+        connections.close_all()
+
 
 # The heartbeat file lives in memory: on a container's overlay filesystem a slow disk
 # write can otherwise get a healthy worker killed.

@@ -297,7 +297,7 @@ def purge_check(env: dict, proxy_port: int) -> list[str]:
 
 PROFILE_BUCKETS = (
     ("JSON-LD: formatting each reference (structured_data)", "_creative_work"),
-    ("JSON-LD: `ld_json` filter (json.dumps, str.translate)", "ld_json"),
+    ("JSON-LD: `ld_json` filter (json.dumps and escaping)", "ld_json"),
     ("database: health check `SELECT 1` (CONN_HEALTH_CHECKS)", "close_if_health_check_failed"),
     ("database: connecting", "connect ("),
     ("database: compiling SQL (ORM)", "as_sql ("),
@@ -486,7 +486,7 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile) 
     else:
         text = text.rstrip() + "\n\n## Latest `make bench`\n\n" + block + "\n"
     path.write_text(text)
-    log(f"wrote {path.relative_to(ROOT)}")
+    log(f"wrote {path}")
 
 
 def main() -> None:
@@ -524,14 +524,13 @@ def main() -> None:
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'scripts'}",
     }
     env.pop("REDIS_URL", None)
-    log(f"preparing {database[1]}: migrate, load_demo, collectstatic")
-    manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "load_demo")
-    manage(env, "collectstatic", "--noinput", "-v0")
-
     ports = {name: free_port() for name in ("app", "uncached", "static", "proxy", "floor")}
     processes = []
     try:
+        log(f"preparing {database[1]}: migrate, load_demo, collectstatic")
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "load_demo", "--force-demo")  # a throwaway database, loopback only
+        manage(env, "collectstatic", "--noinput", "-v0")
         processes.append(start_gunicorn(env, ports["app"], tmp / "gunicorn-app.log"))
         uncached_env = {**env, "DJANGO_SETTINGS_MODULE": "bench_settings"}
         uncached = start_gunicorn(uncached_env, ports["uncached"], tmp / "gunicorn-uncached.log")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import random
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from multiprocessing import get_context
 
 import django
@@ -31,6 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from articles.management.progress import Progress
 from articles.models import (
     Article,
     ArticleCitation,
@@ -291,16 +292,11 @@ class Command(BaseCommand):
             "topics": topics,
             "pool": pool,
         }
-        if workers == 1:
-            made = self._store(map(synthetic_article, tasks), batch, len(missing), started, **rows)
-        else:
-            # Spawned (not forked) workers never share this process's database socket.
-            connections.close_all()
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=get_context("spawn"), initializer=django.setup
-            ) as executor:
-                results = executor.map(synthetic_article, tasks, chunksize=25)
-                made = self._store(results, batch, len(missing), started, **rows)
+        self.progress = Progress(self.stderr)
+        try:
+            made = self._generate(tasks, workers, batch, len(missing), rows)
+        finally:
+            self.progress.close()
         self._analyze()
         seconds = (timezone.now() - started).total_seconds()
         self.stdout.write(
@@ -320,7 +316,18 @@ class Command(BaseCommand):
             for table in tables:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
-    def _store(self, results, batch, total, started, **rows) -> int:
+    def _generate(self, tasks, workers, batch, total, rows) -> int:
+        if workers == 1:
+            return self._store(map(synthetic_article, tasks), batch, total, **rows)
+        # Spawned (not forked) workers never share this process's database socket.
+        connections.close_all()
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context("spawn"), initializer=django.setup
+        ) as executor:
+            results = executor.map(synthetic_article, tasks, chunksize=25)
+            return self._store(results, batch, total, **rows)
+
+    def _store(self, results, batch, total, **rows) -> int:
         made, chunk = 0, []
         for result in results:
             chunk.append(result)
@@ -328,16 +335,12 @@ class Command(BaseCommand):
                 self._insert(chunk, **rows)
                 made += len(chunk)
                 chunk = []
-                self._progress(made, total, started)
+                self.progress("Generating articles", made, total)
         if chunk:
             self._insert(chunk, **rows)
             made += len(chunk)
-            self._progress(made, total, started)
+            self.progress("Generating articles", made, total)
         return made
-
-    def _progress(self, done: int, total: int, started: datetime) -> None:
-        seconds = (timezone.now() - started).total_seconds()
-        self.stdout.write(f"  {done}/{total} articles ({seconds:.0f} s)")
 
     def _users(self):
         User = get_user_model()
