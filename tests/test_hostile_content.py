@@ -189,7 +189,7 @@ def test_corpus_published_through_the_workflow_is_inert(client, team, tmp_path):
 
 # --- pathological inputs ------------------------------------------------------------
 
-TIME_BOUND = 2.0  # seconds for one render on CI's 2-core machine; typical is < 0.3 s
+TIME_BOUND = 5.0  # a guard against super-linear blow-ups, not a target; typical is < 0.3 s
 
 
 def _pathological():
@@ -239,7 +239,7 @@ def test_input_over_the_limits_is_refused_quickly(text):
     started = time.perf_counter()
     html = markdownify(text)
 
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # refusal happens before parsing
     assert 'class="format-error"' in html and "at most" in html
 
 

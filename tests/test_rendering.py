@@ -826,6 +826,9 @@ def test_bracket_shortcuts_render_exactly_what_plain_label_scanning_renders(monk
 # --- performance guard ---------------------------------------------------------------
 
 HOSTILE_SIZE = 200_000
+# A guard against super-linear blow-ups (those take minutes at 200 KB), not a speed
+# target: this machine is shared and noisy. Measured times are in docs/performance.md.
+GUARD_SECONDS = 5.0
 
 
 def repeat(unit: str) -> str:
@@ -868,7 +871,7 @@ HOSTILE_INPUTS = {
 @pytest.mark.parametrize("name", HOSTILE_INPUTS)
 def test_hostile_input_is_refused_fast_or_renders_fast(name):
     """200 KB of hostile Markdown is either refused by the size/markup limits (with a
-    clear message, before any parsing) or rendered. 2 s is a generous guard for this
+    clear message, before any parsing) or rendered. GUARD_SECONDS is a generous guard for this
     noisy machine, not the target: measured times are in docs/performance.md."""
     text = HOSTILE_INPUTS[name]
     start = time.perf_counter()
@@ -878,7 +881,7 @@ def test_hostile_input_is_refused_fast_or_renders_fast(name):
         assert "at most" in exc.message
     elapsed = time.perf_counter() - start
 
-    assert elapsed < 2.0, f"{name}: {elapsed:.2f}s for {len(text)} characters"
+    assert elapsed < GUARD_SECONDS, f"{name}: {elapsed:.2f}s for {len(text)} characters"
     assert isinstance(markdownify(text), str)
 
 
@@ -900,7 +903,7 @@ def test_hostile_input_within_the_limits_renders_fast(unit):
     elapsed = seconds(lambda t: render_sections([("", "lead", t)], {}), text)
 
     assert len(text) >= HOSTILE_SIZE - 100
-    assert elapsed < 2.0, f"{unit!r}: {elapsed:.2f}s"
+    assert elapsed < GUARD_SECONDS, f"{unit!r}: {elapsed:.2f}s"
 
 
 def test_limits_are_refused_with_a_clear_message():

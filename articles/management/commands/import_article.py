@@ -1,8 +1,8 @@
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from articles.articlefile import ArticleFileError, read_article_file
+from articles.management.users import user_by_name
 from articles.services.drafts import DraftConflictError, article_import
 
 
@@ -24,12 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file, user=None, dry_run=False, **options):
-        editor = None
-        if user:
-            try:
-                editor = get_user_model().objects.get_by_natural_key(user)
-            except get_user_model().DoesNotExist:
-                raise CommandError(f"no user named {user!r}") from None
+        editor = user_by_name(user)
         try:
             source = read_article_file(file)
             with transaction.atomic():

@@ -1,13 +1,13 @@
 import json
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 
 from articles.articlefile import ArticleFileError, read_article_file
 from articles.management.progress import Progress
+from articles.management.users import user_by_name
 from articles.services.drafts import DraftConflictError, ImportResult, article_import
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
@@ -43,12 +43,7 @@ class Command(BaseCommand):
         files = sorted(path for path in folder.glob("*.md") if path.is_file())
         if not files:
             raise CommandError(f"{directory} has no article files (*.md)")
-        editor = None
-        if user:
-            try:
-                editor = get_user_model().objects.get_by_natural_key(user)
-            except get_user_model().DoesNotExist:
-                raise CommandError(f"no user named {user!r}") from None
+        editor = user_by_name(user)
 
         progress = Progress(self.stderr)
         rows = []

@@ -1,8 +1,8 @@
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from articles.management.users import user_by_name
 from articles.models import Article
 from articles.services.workflow import ACTIONS, WorkflowError
 
@@ -29,10 +29,7 @@ class Command(BaseCommand):
             article = Article.objects.get(slug=slug)
         except Article.DoesNotExist:
             raise CommandError(f"no article with slug {slug!r}") from None
-        try:
-            actor = get_user_model().objects.get_by_natural_key(user)
-        except get_user_model().DoesNotExist:
-            raise CommandError(f"no user named {user!r}") from None
+        actor = user_by_name(user)
         kwargs = {"article": article, "user": actor}
         if action == "withdraw":
             kwargs["reason"] = comment
