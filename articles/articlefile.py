@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from articles import citations
 from articles.rendering import ArticleFormatError, SectionSource, parse_body, slugify_heading
+from evidence import citations
 
 AUDIENCES = ("public", "clinician")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -232,7 +232,7 @@ def _bibliography(meta: dict, where: str, base_dir: Path | None, text: str) -> d
         try:
             fmt = citations.format_for_path(bib_path)
             bib_text = bib_path.read_text(encoding="utf-8")
-            parsed = citations.parse_bibliography(bib_text, fmt)
+            parsed = citations.read_bibliography(bib_text, fmt)
         except citations.BibliographyError as exc:
             raise ArticleFileError(
                 f"bibliography {name}: {exc.message}", path=bib_path, line=exc.line
@@ -248,7 +248,7 @@ def _bibliography(meta: dict, where: str, base_dir: Path | None, text: str) -> d
     inline = meta.get("references") or []
     if inline:
         try:
-            parsed = citations.parse_bibliography(
+            parsed = citations.read_bibliography(
                 yaml.safe_dump(inline, allow_unicode=True), "csl-yaml"
             )
         except citations.BibliographyError as exc:

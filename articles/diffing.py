@@ -24,8 +24,8 @@ from difflib import SequenceMatcher
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from articles import citations
 from articles.readability import plain_text, sentences
+from evidence import citations
 
 # Above this many sentences on either side, a section is shown as one replacement:
 # SequenceMatcher's worst case is quadratic, and no reviewer reads such a diff anyway.

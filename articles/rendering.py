@@ -32,6 +32,8 @@ from markdown_it import helpers as _md_helpers
 from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.rules_inline import StateInline
 
+from evidence import citations
+
 CERTAINTIES = ("high", "moderate", "low", "very-low")
 CERTAINTY_LABELS = {
     "high": "High certainty",
@@ -752,8 +754,6 @@ def _render_section(heading: str, anchor: str, heading_inline, tokens, env: dict
 
 
 def _finish(parts: list[str], ctx: _Context) -> Rendered:
-    from articles import citations  # late: citations.py is a sibling written separately
-
     if ctx.numbers:
         items = "".join(
             f'<li id="ref-{number}">{citations.format_reference_html(ctx.bibliography[key])}</li>\n'

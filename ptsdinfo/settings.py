@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "markdownx",
+    "evidence",
     "articles",
 ]
 
@@ -296,7 +297,7 @@ PTSDINFO_MARKDOWNIFY_PER_MINUTE = int(os.environ.get("PTSDINFO_MARKDOWNIFY_PER_M
 PTSDINFO_UPLOADS_PER_MINUTE = int(os.environ.get("PTSDINFO_UPLOADS_PER_MINUTE", "20"))
 LOGGING.setdefault("loggers", {})["ptsdinfo.security"] = {"level": "INFO"}
 
-# Citation metadata fetching (articles.fetching): HTTPS to these hosts only, no redirects.
+# Citation metadata fetching (evidence.fetching): HTTPS to these hosts only, no redirects.
 PTSDINFO_FETCH_ALLOWED_HOSTS = env_list(
     "PTSDINFO_FETCH_ALLOWED_HOSTS", "api.crossref.org,eutils.ncbi.nlm.nih.gov"
 )

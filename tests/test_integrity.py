@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from articles import fetching
 from articles.models import Article, ArticleCitation, Citation, Claim, ClaimCitation, ReviewEvent
 from articles.services import integrity, workflow
+from evidence import fetching
 from tests.factories import import_article, make_team, write_article
 
 pytestmark = pytest.mark.django_db
@@ -246,7 +246,7 @@ def test_file_without_retraction_watch_columns_is_refused_before_anything_change
 
 
 class FakeClient:
-    """Stands in for articles.fetching.MetadataClient: answers from a dict, no network."""
+    """Stands in for evidence.fetching.MetadataClient: answers from a dict, no network."""
 
     def __init__(self, updates=None, error=None):
         self.updates = updates or {}

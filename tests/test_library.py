@@ -1,6 +1,6 @@
 """articles.services.library: adding citations by paste or identifier, and their usage.
 
-Fetches go to the local HTTPS server of tests/test_fetching.py on 127.0.0.1, serving
+Fetches go to the local HTTPS server of tests/evidence/test_fetching.py on 127.0.0.1, serving
 the hand-recorded replies in tests/data/recorded/.
 """
 
@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from articles.citations import BibliographyError, IdentifierError
-from articles.fetching import NotFound
 from articles.models import Citation
 from articles.services.library import (
     EXPECTED_ERRORS,
@@ -24,8 +22,10 @@ from articles.services.library import (
     report_rows,
     suggest_key,
 )
+from evidence.citations import BibliographyError, IdentifierError
+from evidence.fetching import NotFound
+from tests.evidence.test_fetching import RecordedServer, make_certificate
 from tests.factories import import_article, write_article
-from tests.test_fetching import RecordedServer, make_certificate
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from articles import citations, rendering
+from articles import rendering
 from articles.rendering import (
     CERTAINTIES,
     LEAD_ANCHOR,
@@ -22,6 +22,7 @@ from articles.rendering import (
     sanitize_html,
     slugify_heading,
 )
+from evidence import citations
 
 
 def fake_reference(item: dict) -> str:
@@ -30,7 +31,7 @@ def fake_reference(item: dict) -> str:
 
 @pytest.fixture(autouse=True)
 def simple_references(monkeypatch):
-    """Reference entries are citations.py's job; here they only need to be recognisable."""
+    """Reference entries are evidence.references' job; here they only need to be recognisable."""
     monkeypatch.setattr(citations, "format_reference_html", fake_reference, raising=False)
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import F
 
-from articles import citations
 from articles.articlefile import (
     ArticleFile,
     ArticleFileError,
@@ -34,6 +33,7 @@ from articles.models import (
     Topic,
 )
 from articles.rendering import ArticleFormatError, SectionSource, parse_body
+from evidence import citations
 
 
 class DraftConflictError(Exception):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from articles.citations import PRIMARY_DESIGNS
 from articles.models import Article, Citation, ClaimCitation
 from articles.readability import measure
 from articles.rendering import ArticleFormatError, parse_body
+from evidence.citations import PRIMARY_DESIGNS
 
 ERROR = "error"
 WARNING = "warning"

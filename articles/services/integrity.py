@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from articles import caching, citations, retractions
+from articles import caching
 from articles.models import (
     Article,
     ArticleCitation,
@@ -42,15 +42,15 @@ from articles.models import (
     ClaimCitation,
     ReviewEvent,
 )
-from articles.retractions import REINSTATED, RetractionRecord, severity
 from articles.services.drafts import article_content_hash, draft_reopen
 from articles.services.workflow import _locked, _record
+from evidence import citations, fetching, retractions
+from evidence.retractions import REINSTATED, RetractionRecord, severity
 
 Progress = Callable[[str, int, int | None], None]
 R = Citation.Retraction
 S = Article.Status
 FLAGGING = frozenset({R.CONCERN, R.RETRACTED})
-assert set(retractions.SEVERITY) == set(R.values), "retractions.SEVERITY names every status"
 _IDENTIFIERS = (
     ("doi", "DOI", citations.normalize_doi),
     ("pmid", "PMID", citations.normalize_pmid),
@@ -620,23 +620,19 @@ class CrossrefUnavailable(Exception):
 
 
 def crossref_client():
-    """The allow-listed metadata client, `articles.fetching.MetadataClient`.
+    """The allow-listed metadata client, `evidence.fetching.MetadataClient`.
 
-    Raises CrossrefUnavailable when the fetcher is missing or cannot be set up, so
-    `check_citations` reports "crossref check skipped: <reason>" and carries on.
+    Raises CrossrefUnavailable when it cannot be set up (a bad setting, an unreadable CA
+    file), so `check_citations` reports "crossref check skipped: <reason>" and carries on.
     """
     try:
-        from articles.fetching import MetadataClient
-    except ImportError as exc:
-        raise CrossrefUnavailable(f"the metadata fetcher is not installed ({exc})") from exc
-    try:
-        return MetadataClient()
+        return fetching.MetadataClient()
     except Exception as exc:
         raise CrossrefUnavailable(f"the metadata client could not start: {exc}") from exc
 
 
 # Failures that will repeat for every work: stop asking.
-_NETWORK_DOWN = ("NotAllowed", "Unreachable", "Timeout")
+_NETWORK_DOWN = (fetching.NotAllowed, fetching.Unreachable, fetching.Timeout, OSError)
 
 
 @dataclass
@@ -658,10 +654,6 @@ def online_check(
     with only a PMID), through `client`: a MetadataClient, or a test double with
     `fetch_doi` and `fetch_pmid`. A failure for one work is listed; one that means the
     network or service is down stops the check with the reason."""
-    try:
-        from articles.fetching import FetchError
-    except ImportError:
-        FetchError = OSError
     check = OnlineCheck()
     works = [c for c in library if c.doi or c.pmid]
     for done, citation in enumerate(works):
@@ -671,8 +663,8 @@ def online_check(
                 fetched, source = client.fetch_doi(citation.doi), "Crossref"
             else:
                 fetched, source = client.fetch_pmid(citation.pmid), "PubMed"
-        except (FetchError, OSError) as exc:
-            if isinstance(exc, OSError) or type(exc).__name__ in _NETWORK_DOWN:
+        except (fetching.FetchError, OSError) as exc:
+            if isinstance(exc, _NETWORK_DOWN):
                 check.skipped = str(exc) or type(exc).__name__
                 break
             check.errors.append({"citation": citation.pk, "key": citation.key, "error": str(exc)})

@@ -9,7 +9,7 @@ Rules enforced here:
 - a library key is never shared by two citations: a taken key gets a letter suffix
   (feder2014 -> feder2014b), because Markdown resolves library keys by name;
 - adding by DOI or PMID refuses a duplicate before any network request, fetches only
-  through `articles.fetching.MetadataClient`, and records the retraction status the
+  through `evidence.fetching.MetadataClient`, and records the retraction status the
   metadata service reports.
 
 Pasted bibliographies are added item by item (see `citations_add_from_text`).
@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from articles import citations
-from articles.citations import BibliographyError, IdentifierError
-from articles.fetching import FetchedCitation, FetchError, MetadataClient, classify_identifier
 from articles.models import ArticleCitation, Citation, ClaimCitation
 from articles.rendering import CITATION_KEY_RE
 from articles.services.drafts import citation_apply_csl
+from evidence import citations
+from evidence.citations import BibliographyError, IdentifierError
+from evidence.fetching import FetchedCitation, FetchError, MetadataClient, classify_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ def _read_pasted(text: str, fmt: str) -> tuple[list[dict], set[str]]:
     try:
         if fmt == "csl-json":
             text, generated = _with_json_ids(text)
-        items = citations.parse_bibliography(text, fmt)
+        items = citations.read_bibliography(text, fmt)
     except BibliographyError as error:
         raise BibliographyError(f"could not read the pasted {label}: {error}") from error
     except (ValueError, TypeError, RecursionError) as error:

@@ -43,7 +43,7 @@ def site(tmp_path_factory):
         pytest.skip(f"no Chromium at {CHROMIUM}")
     workdir = tmp_path_factory.mktemp("site")
     # Citation metadata comes from a local HTTPS server replaying recorded responses.
-    from tests.test_fetching import RecordedServer, make_certificate
+    from tests.evidence.test_fetching import RecordedServer, make_certificate
 
     metadata = RecordedServer(*make_certificate(workdir))
     env = {

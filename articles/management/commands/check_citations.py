@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from articles.management.progress import Progress
-from articles.retractions import RetractionFileError
 from articles.services import integrity
+from evidence.retractions import RetractionFileError
 
 
 class Command(BaseCommand):

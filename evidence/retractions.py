@@ -3,7 +3,7 @@
 Reads the Retraction Watch database in the CSV form Crossref distributes (columns
 `Record ID`, `Title`, ..., `RetractionDate`, `RetractionDOI`, `OriginalPaperDOI`,
 `OriginalPaperPubMedID`, `RetractionNature`, `Reason`, ...), turns Crossref/PubMed
-update notices (`articles.fetching.RetractionInfo`) into the same records, and works
+update notices (`evidence.fetching.RetractionInfo`) into the same records, and works
 out what a work's notices add up to. `articles.services.integrity` applies the result.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from articles import citations
+from evidence import identifiers
 
 # The values of articles.models.Retraction, mildest first, plus a reinstatement.
 NONE = "none"
@@ -86,7 +86,7 @@ def retraction_outcome(records: Iterable[RetractionRecord]) -> tuple[str, Retrac
 
 
 def records_from_updates(updates: Iterable, *, source: str) -> list[RetractionRecord]:
-    """RetractionRecords from `articles.fetching.RetractionInfo` notices (Crossref's
+    """RetractionRecords from `evidence.fetching.RetractionInfo` notices (Crossref's
     `updated-by`, PubMed's RIN/ECI/EIN tags); kinds that say nothing about a work's
     standing (new versions, addenda) are dropped."""
     records = []
@@ -137,7 +137,7 @@ def _identifier(value: str, normalize) -> str:
         return ""
     try:
         return normalize(value)
-    except citations.IdentifierError:
+    except identifiers.IdentifierError:
         return ""
 
 
@@ -185,8 +185,8 @@ def retraction_watch_records(
                 status = RW_NATURES.get((row.get("RetractionNature") or "").strip().lower())
                 if status is None:
                     continue
-                doi = _identifier(row.get("OriginalPaperDOI"), citations.normalize_doi)
-                pmid = _identifier(row.get("OriginalPaperPubMedID"), citations.normalize_pmid)
+                doi = _identifier(row.get("OriginalPaperDOI"), identifiers.normalize_doi)
+                pmid = _identifier(row.get("OriginalPaperPubMedID"), identifiers.normalize_pmid)
                 matches = [("doi", doi)] if doi in dois else []
                 matches += [("pmid", pmid)] if pmid in pmids else []
                 if not matches:
@@ -197,7 +197,7 @@ def retraction_watch_records(
                     nature=(row.get("RetractionNature") or "").strip(),
                     record_id=(row.get("Record ID") or "").strip(),
                     date=_date(row.get("RetractionDate")),
-                    notice_doi=_identifier(row.get("RetractionDOI"), citations.normalize_doi),
+                    notice_doi=_identifier(row.get("RetractionDOI"), identifiers.normalize_doi),
                     reason=_reason(row.get("Reason")),
                 )
                 for match in matches:

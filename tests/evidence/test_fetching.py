@@ -1,4 +1,4 @@
-"""articles.fetching: the DOI/PMID metadata client and its network rules.
+"""evidence.fetching: the DOI/PMID metadata client and its network rules.
 
 Every request goes to a local HTTPS server on 127.0.0.1 serving the hand-recorded
 replies in tests/data/recorded/ (see its README), with a throwaway self-signed
@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from articles import fetching
-from articles.citations import IdentifierError, guess_study_design
-from articles.fetching import (
+from articles.models import Retraction
+from evidence import fetching
+from evidence.citations import IdentifierError, guess_study_design
+from evidence.fetching import (
     BadResponse,
     FetchError,
     MetadataClient,
@@ -38,9 +39,8 @@ from articles.fetching import (
     classify_identifier,
     medline_updates,
 )
-from articles.models import Retraction
 
-RECORDED = Path(__file__).parent / "data" / "recorded"
+RECORDED = Path(__file__).parents[1] / "data" / "recorded"
 FEDER_DOI = "10.1001/jamapsychiatry.2014.62"
 SCHNURR_DOI = "10.7326/m23-2757"
 WAKEFIELD_DOI = "10.1016/s0140-6736(97)11096-0"
@@ -205,8 +205,8 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"unexpected network use: {args}")
 
-    monkeypatch.setattr(fetching.socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(fetching.socket, "create_connection", refuse)
+    monkeypatch.setattr(fetching.transport.socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(fetching.transport.socket, "create_connection", refuse)
 
 
 # --- success paths ---------------------------------------------------------------------
@@ -385,7 +385,9 @@ def test_host_not_on_the_allow_list_is_refused_without_resolving_or_connecting(s
 @pytest.mark.parametrize("host", ["localhost", "10.0.0.1", "169.254.169.254", "[::1]"])
 def test_host_resolving_to_a_private_address_is_refused(host, monkeypatch):
     connects = []
-    monkeypatch.setattr(fetching.socket, "create_connection", lambda *a, **k: connects.append(a))
+    monkeypatch.setattr(
+        fetching.transport.socket, "create_connection", lambda *a, **k: connects.append(a)
+    )
     client = MetadataClient(
         allowed_hosts={host}, base_urls={"crossref": f"https://{host}/works/"}
     )  # allow-listed, but not exempt from the private-address check
@@ -404,8 +406,8 @@ def test_default_config_refuses_crossref_resolving_to_a_private_address(address,
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
 
-    monkeypatch.setattr(fetching.socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(fetching.socket, "create_connection", pytest.fail)
+    monkeypatch.setattr(fetching.transport.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(fetching.transport.socket, "create_connection", pytest.fail)
     with pytest.raises(NotAllowed, match=f"api.crossref.org points to {address}"):
         MetadataClient().fetch_doi(FEDER_DOI)
 
@@ -423,7 +425,7 @@ def test_connection_goes_to_the_address_that_was_checked(server, monkeypatch):
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
         return real_getaddrinfo(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(fetching.socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(fetching.transport.socket, "getaddrinfo", resolve)
     client = MetadataClient(
         allowed_hosts={"metadata.test"},
         allow_private_hosts={"metadata.test"},

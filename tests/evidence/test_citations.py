@@ -1,6 +1,6 @@
-"""articles.citations: identifiers, bibliography files, study design, NLM/Vancouver references.
+"""evidence.citations: identifiers, bibliography files, study design, NLM/Vancouver references.
 
-Pure functions: no database. Run alone with `pytest tests/test_citations.py -p no:django`.
+Pure functions: no database.
 """
 
 import html
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.citations import (
+from evidence.citations import (
     FORMATS,
     PRIMARY_DESIGNS,
     STUDY_DESIGNS,
@@ -27,12 +27,12 @@ from articles.citations import (
     normalize_doi,
     normalize_pmcid,
     normalize_pmid,
-    parse_bibliography,
     pmc_url,
     pubmed_url,
+    read_bibliography,
 )
 
-DATA = Path(__file__).parent / "data" / "bib"
+DATA = Path(__file__).parents[1] / "data" / "bib"
 # A copy of shared/content/ketamine-for-ptsd/citations.csl.json: the first article's
 # real references, as stored (titles keep their case, notes say the study type).
 KETAMINE = DATA / "ketamine-for-ptsd.csl.json"
@@ -40,12 +40,12 @@ KETAMINE = DATA / "ketamine-for-ptsd.csl.json"
 
 def read(name: str) -> list[dict]:
     path = DATA / name
-    return parse_bibliography(path.read_text(encoding="utf-8"), format_for_path(path))
+    return read_bibliography(path.read_text(encoding="utf-8"), format_for_path(path))
 
 
 def parse_error(text: str, fmt: str) -> BibliographyError:
     with pytest.raises(BibliographyError) as caught:
-        parse_bibliography(text, fmt)
+        read_bibliography(text, fmt)
     return caught.value
 
 
@@ -297,7 +297,7 @@ def test_citation_keys_follow_the_spec_table(name, keys):
 
 
 def test_ris_key_falls_back_to_accession_number():
-    items = parse_bibliography("TY  - JOUR\nTI  - Only an AN\nAN  - WOS:000123\nER  - \n", "ris")
+    items = read_bibliography("TY  - JOUR\nTI  - Only an AN\nAN  - WOS:000123\nER  - \n", "ris")
     assert items[0]["id"] == "WOS:000123"
     assert "PMID" not in items[0]  # AN is a PMID only when the record says it came from PubMed
 
@@ -321,16 +321,16 @@ def test_csl_yaml_normalises_dates_numbers_and_identifiers():
 
 
 def test_csl_yaml_accepts_a_top_level_list_and_empty_files():
-    items = parse_bibliography(
+    items = read_bibliography(
         "- id: a\n  title: A\n  issued: {date-parts: [['2020', '6']]}\n", "csl-yaml"
     )
     assert items == [{"id": "a", "title": "A", "issued": {"date-parts": [[2020, 6]]}}]
-    assert parse_bibliography("", "csl-yaml") == []
-    assert parse_bibliography("references:\n", "csl-yaml") == []
+    assert read_bibliography("", "csl-yaml") == []
+    assert read_bibliography("references:\n", "csl-yaml") == []
 
 
 def test_csl_numeric_ids_become_text_and_byte_order_mark_is_ignored():
-    items = parse_bibliography('\ufeff[{"id": 42, "PMID": 24740528}]', "csl-json")
+    items = read_bibliography('\ufeff[{"id": 42, "PMID": 24740528}]', "csl-json")
     assert items == [{"id": "42", "PMID": "24740528"}]
 
 
@@ -406,7 +406,7 @@ BIBTEX_SAMPLER = r"""
 
 
 def test_bibtex_latex_names_strings_and_months():
-    items = {item["id"]: item for item in parse_bibliography(BIBTEX_SAMPLER, "bibtex")}
+    items = {item["id"]: item for item in read_bibliography(BIBTEX_SAMPLER, "bibtex")}
     latex = items["latex2020"]
     assert latex["title"] == "Über PTSD & the in vivo Model \u2014 a López 681\u2013688 test"
     assert latex["author"] == [
@@ -439,12 +439,12 @@ def test_bibtex_latex_names_strings_and_months():
     ],
 )
 def test_bibtex_entry_types_map_to_csl_types(key, csl_type):
-    items = {item["id"]: item for item in parse_bibliography(BIBTEX_SAMPLER, "bibtex")}
+    items = {item["id"]: item for item in read_bibliography(BIBTEX_SAMPLER, "bibtex")}
     assert items[key]["type"] == csl_type
 
 
 def test_bibtex_report_and_chapter_fields_format_as_citing_medicine():
-    items = {item["id"]: item for item in parse_bibliography(BIBTEX_SAMPLER, "bibtex")}
+    items = {item["id"]: item for item in read_bibliography(BIBTEX_SAMPLER, "bibtex")}
     assert format_reference_text(items["report2001"]) == (
         "Page E, Harney JM. Health hazard evaluation report. Cincinnati (OH): National Institute "
         "for Occupational Safety and Health (US); 2001 Feb. Report No.: HETA2000-0139-2824."
@@ -472,7 +472,7 @@ def test_bibtex_report_and_chapter_fields_format_as_citing_medicine():
     ],
 )
 def test_ris_types_map_to_csl_types(ris_type, csl_type):
-    items = parse_bibliography(f"TY  - {ris_type}\nID  - x\nER  - \n", "ris")
+    items = read_bibliography(f"TY  - {ris_type}\nID  - x\nER  - \n", "ris")
     assert items[0]["type"] == csl_type
 
 
@@ -490,7 +490,7 @@ def test_ris_fields_authors_dates_pages_and_urls():
         "SP  - 12\r\n"
         "ER  - \r\n"
     )
-    (item,) = parse_bibliography(text, "ris")
+    (item,) = read_bibliography(text, "ris")
     assert item["author"] == [
         {"literal": "U.S. Department of Veterans Affairs"},
         {"family": "Smith", "given": "John", "suffix": "Jr"},
@@ -543,7 +543,7 @@ def test_nbib_short_names_corporate_authors_and_abbreviated_pages():
         "PT  - Randomized Controlled Trial\n"
         "AID - 10.1001/jamapsychiatry.2014.62 [doi]\n"
     )
-    (item,) = parse_bibliography(text, "nbib")
+    (item,) = read_bibliography(text, "nbib")
     assert item["page"] == "681-688"
     assert item["author"] == [
         {"family": "Feder", "given": "A"},
@@ -566,7 +566,7 @@ def test_dump_csl_json_is_stable_and_round_trips():
     assert "\u2013" in text  # ensure_ascii=False
     first = json.loads(text)[0]
     assert list(first) == sorted(first)
-    assert dump_csl_json(parse_bibliography(text, "csl-json")) == text
+    assert dump_csl_json(read_bibliography(text, "csl-json")) == text
 
 
 # --- Bibliography errors name the problem and the line --------------------------------
@@ -1265,3 +1265,12 @@ def test_formatting_a_thousand_references_is_fast(real_items):
     elapsed = time.perf_counter() - start
     print(f"formatted 1,000 references as text and HTML in {elapsed * 1000:.0f} ms")
     assert elapsed < 5  # generous guard; measured ~0.1 s
+
+
+def test_retraction_severity_order_names_every_citation_status():
+    from articles.models import Citation
+    from evidence.retractions import SEVERITY, severity
+
+    assert set(SEVERITY) == set(Citation.Retraction.values)
+    assert [severity(status) for status in SEVERITY] == [0, 1, 2, 3]
+    assert severity("retracted") > severity("expression-of-concern") > severity("correction")
