@@ -3,9 +3,29 @@ import os
 import pytest
 from django.db import connection
 
+# Fixtures through which a test reaches the database (pytest-django's, and ours build on them).
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+)
+
+
+def uses_database(item) -> bool:
+    """Whether a test can touch the database: pytest-django refuses access otherwise."""
+    return item.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    )
+
 
 def pytest_collection_modifyitems(config, items):
-    """Postgres-only tests skip on SQLite, except in CI where the PostgreSQL run must cover them."""
+    """Postgres-only tests skip on SQLite (the PostgreSQL run covers them).
+
+    With PTSDINFO_TESTS=database-only, only tests that touch the database run: CI's
+    second pass on PostgreSQL skips the pure tests and the browser tests (whose site
+    is always SQLite), which the first pass already ran.
+    """
+    if os.environ.get("PTSDINFO_TESTS") == "database-only":
+        config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+        items[:] = [item for item in items if uses_database(item)]
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
