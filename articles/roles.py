@@ -31,7 +31,6 @@ ROLE_PERMISSIONS = {
         "articles.change_section",
         "articles.add_citation",
         "articles.change_citation",
-        "articles.add_topic",
     ],
     CLINICAL_REVIEWERS: [
         *_VIEW_ALL,
