@@ -19,6 +19,7 @@ _VIEW_ALL = [
     "articles.view_claimcitation",
     "articles.view_articleversion",
     "articles.view_reviewevent",
+    "articles.view_evidencefactchange",
     "articles.view_topic",
     "articles.view_staffprofile",
 ]

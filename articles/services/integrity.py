@@ -326,7 +326,7 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
     )
 
     was_flagging = keeper.retraction_status in FLAGGING
-    keeper_before = (keeper.retraction_status, keeper.retraction_note)
+    keeper_before = (keeper.retraction_status, keeper.retraction_note, keeper.study_design)
     weaker = [
         d.pk
         for d in duplicates
@@ -590,7 +590,7 @@ class RetractionFinding:
         return asdict(self)
 
 
-EVIDENCE_FIELDS = ("retraction_status", "retraction_note")
+EVIDENCE_FIELDS = ("retraction_status", "retraction_note", "study_design")
 EVIDENCE_SOURCES = ("check_citations", "reviewer", "merge")
 
 
@@ -637,6 +637,7 @@ def citation_evidence_set(
     reason: str = "",
     checked_at: datetime | None = None,
     only_raise: bool = False,
+    study_design: str | None = None,
 ) -> RetractionFinding:
     """THE one way a citation's retraction status or note changes, wherever the change is
     made (check_citations, a Clinical reviewer in the admin, a command).
@@ -654,6 +655,8 @@ def citation_evidence_set(
         raise EvidenceChangeRefused(f"unknown source of an evidence change: {source!r}")
     if status not in R.values:
         raise EvidenceChangeRefused(f"not a retraction status: {status!r}")
+    if study_design is not None and study_design not in Citation.StudyDesign.values:
+        raise EvidenceChangeRefused(f"not a study design: {study_design!r}")
     reason = (reason or "").strip()
     if source == "reviewer":
         if not evidence_editor(actor):
@@ -663,7 +666,7 @@ def citation_evidence_set(
         if not reason:
             raise EvidenceChangeRefused("Give a reason: it goes into the audit log.")
     citation = Citation.objects.select_for_update().get(pk=citation.pk)
-    before = (citation.retraction_status, citation.retraction_note)
+    before = (citation.retraction_status, citation.retraction_note, citation.study_design)
     previous = citation.retraction_status
     changed = severity(status) > severity(previous) if only_raise else status != previous
     finding = RetractionFinding(
