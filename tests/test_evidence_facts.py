@@ -433,3 +433,63 @@ def test_permission_matrix(tmp_path, team, client, role, model, field, value, al
     else:
         assert response.status_code in (302, 403)
         assert getattr(obj, field) == before, f"{role} changed {model}.{field}"
+
+
+# --- item 3: topic names as approved ---------------------------------------------------------
+
+
+def test_snapshot_carries_topic_names_and_the_public_page_shows_the_approved_ones(
+    tmp_path, team, client
+):
+    article = published(tmp_path, team)
+    assert article.live_version.snapshot["topic_names"] == {
+        "ptsd": "PTSD",
+        "treatments": "Treatments",
+    }
+    # Renamed later (by a Publisher): the published article keeps the approved name.
+    Topic.objects.filter(slug="treatments").update(name="Miracle cures")
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "Treatments" in page
+    assert "Miracle cures" not in page  # neither in the topic list nor in the JSON-LD
+
+
+def test_public_page_shows_the_live_versions_topics_not_the_drafts(tmp_path, team, client):
+    article = published(tmp_path, team)
+    Topic.objects.create(slug="sleep", name="Sleep problems")
+    article.topics.add(Topic.objects.get(slug="sleep"))  # a draft change, not yet approved
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "Sleep problems" not in page
+
+
+def test_draft_preview_and_review_page_show_topic_names(tmp_path, team, client):
+    article = draft(tmp_path, team)
+    client.force_login(team["reviewer"])
+    preview = client.get(reverse("editor:preview", args=[article.pk])).content.decode()
+    assert "Treatments" in preview and '"keywords": "PTSD, Treatments"' in preview
+    review = client.get(reverse("admin:articles_article_change", args=[article.pk]))
+    panel = evidence_panel(review.content.decode())
+    assert '<span class="topic-name">Treatments</span>' in panel
+
+
+def test_topic_rename_by_a_publisher_is_logged(team, client):
+    from django.contrib.admin.models import LogEntry
+
+    topic = Topic.objects.get(slug="ptsd")
+    client.force_login(team["publisher"])
+    response = client.post(
+        reverse("admin:articles_topic_change", args=[topic.pk]),
+        {"name": "Post-traumatic stress disorder", "slug": "ptsd"},
+    )
+    assert response.status_code == 302
+    entry = LogEntry.objects.get(object_id=str(topic.pk), user=team["publisher"])
+    assert "name" in entry.get_change_message().lower()
+
+
+def test_reviewer_credentials_shown_are_those_copied_at_approval(tmp_path, team, client):
+    article = published(tmp_path, team)
+    StaffProfile.objects.filter(user=team["reviewer"]).update(
+        credentials="Nobel laureate", conflict_of_interest="None whatsoever"
+    )
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "MD, psychiatrist" in page
+    assert "Nobel laureate" not in page and "None whatsoever" not in page

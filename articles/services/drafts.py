@@ -90,6 +90,9 @@ def draft_snapshot(article: Article) -> dict:
         "title": article.title,
         "summary": article.summary,
         "topics": sorted(article.topics.values_list("slug", flat=True)),
+        # The names readers will see, as the reviewer approved them (not in the file format
+        # or the content hash: see docs/security.md, "Evidence facts and topics").
+        "topic_names": dict(article.topics.order_by("slug").values_list("slug", "name")),
         "audience": article.audience,
         "review_interval_months": article.review_interval_months,
         "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in sections],
