@@ -493,3 +493,14 @@ def test_reviewer_credentials_shown_are_those_copied_at_approval(tmp_path, team,
     page = client.get(article.get_absolute_url()).content.decode()
     assert "MD, psychiatrist" in page
     assert "Nobel laureate" not in page and "None whatsoever" not in page
+
+
+def test_article_page_takes_topics_from_the_snapshot_without_a_query(
+    tmp_path, team, client, django_assert_num_queries
+):
+    article = published(tmp_path, team)
+    url = article.get_absolute_url()
+    client.get(url)
+    # The article with its live version, and the history list: no topic query.
+    with django_assert_num_queries(2):
+        assert client.get(url).status_code == 200
