@@ -220,6 +220,8 @@ def test_reviewer_marking_retracted_flags_live_articles_like_check_citations(
     assert article.status == Article.Status.IN_REVIEW
     assert article.retraction_notice  # readers are told, the live version stays up
     assert article.live_version is not None
+    event = article.events.get(from_state="published", to_state="in_review")
+    assert "reviewer rita" in event.comment and "Seen on the journal site." in event.comment
 
 
 def test_check_citations_changes_are_audited_with_no_actor(tmp_path, team):

@@ -493,14 +493,14 @@ def citation_relying_articles(*, citation: Citation) -> tuple[set[int], set[int]
 
 
 def citation_articles_flag(
-    *, citation: Citation, only: set[int] | None = None
+    *, citation: Citation, only: set[int] | None = None, by: str = "check_citations"
 ) -> list[FlaggedArticle]:
     """Flag every article (or those in `only`) relying on a retracted or concerning source."""
     live, draft = citation_relying_articles(citation=citation)
     ids = live | draft if only is None else (live | draft) & only
     return [
         article_flag_for_rereview(
-            article=article, citation=citation, live_relies=article.pk in live
+            article=article, citation=citation, live_relies=article.pk in live, by=by
         )
         for article in Article.objects.filter(pk__in=ids).exclude(status=S.WITHDRAWN).order_by("pk")
     ]
@@ -508,7 +508,7 @@ def citation_articles_flag(
 
 @transaction.atomic
 def article_flag_for_rereview(
-    *, article: Article, citation: Citation, live_relies: bool = True
+    *, article: Article, citation: Citation, live_relies: bool = True, by: str = "check_citations"
 ) -> FlaggedArticle:
     """The system's re-review when a source turned retracted or concerning. No role may
     refuse it; only a clinician's re-approval, once live, lifts the notice.
@@ -527,7 +527,7 @@ def article_flag_for_rereview(
         else "has an expression of concern"
     )
     comment = (
-        f"check_citations: a source this article cites {what}: {citation.title} "
+        f"{by}: a source this article cites {what}: {citation.title} "
         f"[{citation_label(citation)}]. {citation.retraction_note}"
     ).strip()
     changed = []
@@ -698,7 +698,10 @@ def citation_evidence_set(
         citation=citation, before=before, actor=actor, source=source, reason=reason
     )
     if changed and status in FLAGGING and severity(status) > severity(previous):
-        finding.flagged = citation_articles_flag(citation=citation)
+        by = "check_citations" if source == "check_citations" else f"{source} {actor or ''}"
+        if reason:
+            by += f" (reason: {reason})"
+        finding.flagged = citation_articles_flag(citation=citation, by=by.strip())
     elif audit:
         _evidence_comment(citation=citation, audit=audit, actor=actor)
     return finding
