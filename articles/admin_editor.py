@@ -25,6 +25,7 @@ from articles.rendering import slugify_heading
 from articles.services import workflow
 from articles.services.drafts import (
     DraftConflictError,
+    UnknownTopicError,
     article_content_hash,
     article_save_text,
     draft_body_text,
@@ -178,6 +179,9 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
             user=request.user,
             expected_lock_version=data["lock_version"] if article else None,
         )
+    except UnknownTopicError as exc:
+        form.add_error("topics", exc.message)
+        return None
     except ArticleFileError as exc:
         where = f"Line {exc.line}: " if exc.line else ""
         form.add_error("body", f"{where}{exc.message}")

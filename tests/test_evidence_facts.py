@@ -506,3 +506,25 @@ def test_article_page_takes_topics_from_the_snapshot_without_a_query(
     # The article with its live version, and the history list: no topic query.
     with django_assert_num_queries(2):
         assert client.get(url).status_code == 200
+
+
+def test_an_author_saving_an_unknown_topic_in_the_editor_gets_a_clear_error(team, client):
+    client.force_login(team["author"])
+    data = {
+        "title": "Sleep and PTSD",
+        "slug": "",
+        "summary": "Short.",
+        "topics": "ptsd, miracle-cures",
+        "audience": "public",
+        "review_interval_months": "12",
+        "body": "Some text.\n",
+    }
+    response = client.post(reverse("admin:articles_article_add"), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "unknown topic 'miracle-cures'" in errors["topics"][0]
+    assert not Article.objects.filter(slug="sleep-and-ptsd").exists()
+    assert not Topic.objects.filter(slug="miracle-cures").exists()
+    # The same draft with existing topics saves.
+    data["topics"] = "ptsd"
+    assert client.post(reverse("admin:articles_article_add"), data).status_code == 302

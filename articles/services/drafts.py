@@ -417,6 +417,10 @@ def draft_write(
     _write_sections(article=article, sections=source.sections, citations_by_key=citations_by_key)
 
 
+class UnknownTopicError(ArticleFileError):
+    """A draft names a topic that does not exist and its author may not create topics."""
+
+
 def topic_creator(user) -> bool:
     """Who may create a topic: a topic's name is shown to readers beside the article."""
     return user is None or user.has_perm("articles.add_topic")
@@ -432,7 +436,7 @@ def _existing_topics(source: ArticleFile, *, user) -> tuple[list[Topic], list[To
     found = {topic.slug: topic for topic in Topic.objects.filter(slug__in=source.topics)}
     missing = [slug for slug in dict.fromkeys(source.topics) if slug not in found]
     if missing and not topic_creator(user):
-        raise ArticleFileError(
+        raise UnknownTopicError(
             f"unknown topic {missing[0]!r}: a draft may only use existing topics; a "
             "Publisher creates new topics in the admin (Topics)",
             path=source.path,
