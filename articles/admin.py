@@ -6,8 +6,12 @@ write goes through `articles.services` and the reviewer sees the whole picture.
 
 from datetime import timedelta
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -17,11 +21,38 @@ from articles.models import (
     Article,
     ArticleVersion,
     Citation,
+    EvidenceFactChange,
     ReviewEvent,
     SecurityEvent,
     StaffProfile,
     Topic,
 )
+from articles.services import integrity
+
+# Evidence facts: changed only through integrity.citation_evidence_set (check_citations,
+# or a Clinical reviewer with a reason), never by the stock change form.
+EVIDENCE_READONLY = [
+    "study_design",
+    "retraction_status",
+    "retraction_note",
+    "retraction_checked_at",
+]
+
+
+class EvidenceForm(forms.Form):
+    retraction_status = forms.ChoiceField(choices=Citation.Retraction.choices)
+    retraction_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+        help_text="Where the status comes from: source, record, date.",
+    )
+    study_design = forms.ChoiceField(choices=Citation.StudyDesign.choices)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Required. Goes into the audit log and onto every article citing this source.",
+    )
 
 
 @admin.register(Topic)
@@ -115,14 +146,15 @@ class CitationAdmin(admin.ModelAdmin):
     list_display = ["title", "year", "doi", "pmid", "study_design", "retraction_status", "uses"]
     list_filter = ["study_design", "retraction_status"]
     search_fields = ["title", "doi", "pmid", "pmcid", "key"]
-    readonly_fields = ["key", "doi", "pmid", "pmcid", "csl", "used_in", "retraction_checked_at"]
     fields = [
         "title",
         "year",
         "url",
         "study_design",
         "retraction_status",
+        "retraction_note",
         "retraction_checked_at",
+        "evidence_history",
         "key",
         "doi",
         "pmid",
@@ -131,8 +163,85 @@ class CitationAdmin(admin.ModelAdmin):
         "used_in",
     ]
 
+    def get_readonly_fields(self, request, obj=None):
+        base = ["key", "doi", "pmid", "pmcid", "csl", "used_in", "evidence_history"]
+        if obj is None:  # a new citation starts unretracted; its design is set once here
+            return [*base, "retraction_status", "retraction_note", "retraction_checked_at"]
+        return [*base, *EVIDENCE_READONLY]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(claim_count=Count("claim_links"))
+
+    @admin.display(description="Evidence facts")
+    def evidence_history(self, citation):
+        rows = [
+            (
+                timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M"),
+                row.field,
+                row.from_value or "—",
+                row.to_value or "—",
+                row.actor.get_username() if row.actor else row.source,
+                row.reason,
+            )
+            for row in citation.evidence_changes.select_related("actor").order_by("-created_at")
+        ]
+        link = format_html(
+            '<p><a href="{}">Change retraction status or study design (Clinical reviewers)</a></p>',
+            reverse("admin:articles_citation_evidence", args=[citation.pk]),
+        )
+        if not rows:
+            return format_html("{}<p>No changes recorded.</p>", link)
+        return format_html(
+            "{}<ul>{}</ul>",
+            link,
+            format_html_join("", "<li>{}: {} {} → {} by {}. {}</li>", rows),
+        )
+
+    def evidence_view(self, request, pk: int):
+        citation = get_object_or_404(Citation, pk=pk)
+        if not integrity.evidence_editor(request.user):
+            raise PermissionDenied
+        form = EvidenceForm(
+            request.POST or None,
+            initial={
+                "retraction_status": citation.retraction_status,
+                "retraction_note": citation.retraction_note,
+                "study_design": citation.study_design,
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                finding = integrity.citation_evidence_set(
+                    citation=citation,
+                    status=data["retraction_status"],
+                    note=data["retraction_note"],
+                    study_design=data["study_design"],
+                    source="reviewer",
+                    actor=request.user,
+                    reason=data["reason"],
+                )
+            except integrity.EvidenceChangeRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                flagged = (
+                    f" {len(finding.flagged)} article(s) sent back to review."
+                    if finding.flagged
+                    else ""
+                )
+                messages.success(request, "Evidence facts saved and audited." + flagged)
+                return redirect("admin:articles_citation_change", citation.pk)
+        return TemplateResponse(
+            request,
+            "admin/articles/citation_evidence.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Evidence facts: {citation}",
+                "citation": citation,
+                "form": form,
+            },
+        )
 
     @admin.display(description="claims", ordering="claim_count")
     def uses(self, citation):
@@ -167,6 +276,11 @@ class CitationAdmin(admin.ModelAdmin):
                 "add-from-source/",
                 view(admin_editor.citation_add_view(self)),
                 name="articles_citation_add_from_source",
+            ),
+            path(
+                "<int:pk>/evidence/",
+                view(self.evidence_view),
+                name="articles_citation_evidence",
             ),
             *super().get_urls(),
         ]
@@ -222,6 +336,24 @@ class SecurityEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "kind", "username", "ip_address", "path", "detail"]
     list_filter = ["kind"]
     search_fields = ["username", "ip_address", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvidenceFactChange)
+class EvidenceFactChangeAdmin(admin.ModelAdmin):
+    """The evidence-facts audit log (integrity.citation_evidence_set writes it): read-only."""
+
+    list_display = ["created_at", "citation_key", "field", "from_value", "to_value", "actor"]
+    list_filter = ["field", "source"]
+    search_fields = ["citation_key", "reason"]
 
     def has_add_permission(self, request):
         return False

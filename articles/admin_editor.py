@@ -20,11 +20,12 @@ from markdownx.widgets import MarkdownxWidget
 
 from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
 from articles.diffing import diff_snapshots, inline_html
-from articles.models import Article, Certainty, ClaimCitation, ReviewEvent
+from articles.models import Article, Certainty, ClaimCitation, EvidenceFactChange, ReviewEvent
 from articles.rendering import slugify_heading
 from articles.services import workflow
 from articles.services.drafts import (
     DraftConflictError,
+    UnknownTopicError,
     article_content_hash,
     article_save_text,
     draft_body_text,
@@ -178,6 +179,9 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
             user=request.user,
             expected_lock_version=data["lock_version"] if article else None,
         )
+    except UnknownTopicError as exc:
+        form.add_error("topics", exc.message)
+        return None
     except ArticleFileError as exc:
         where = f"Line {exc.line}: " if exc.line else ""
         form.add_error("body", f"{where}{exc.message}")
@@ -238,7 +242,21 @@ def _review_context(request, article: Article) -> dict:
             }
         )
     versions = list(article.versions.order_by("-number").only("number", "published_at"))
+    last_approved_at = (
+        article.versions.exclude(approved_at=None)
+        .order_by("-approved_at")
+        .values_list("approved_at", flat=True)
+        .first()
+    )
+    evidence_changes = EvidenceFactChange.objects.filter(
+        citation_id__in=article.bibliography.values("citation_id")
+    ).select_related("actor")
+    if last_approved_at:
+        evidence_changes = evidence_changes.filter(created_at__gt=last_approved_at)
     return {
+        "last_approved_at": last_approved_at,
+        "evidence_changes": list(evidence_changes.order_by("-created_at", "-id")[:200]),
+        "topic_list": list(article.topics.order_by("name")),
         "holder": HOLDER[article.status],
         "problems": problems,
         "errors": [p for p in problems if p.is_error],

@@ -20,6 +20,7 @@ from articles.rendering import markdownify as render_preview
 from articles.services.drafts import draft_snapshot
 from articles.services.versions import snapshot_render
 from articles.structured_data import medical_web_page
+from articles.views import version_topics
 
 # Raster formats only: never SVG or HTML, whatever the upload claims to be.
 UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),
@@ -125,6 +126,7 @@ def draft_preview(request, pk: int):
     article = get_object_or_404(Article, pk=pk)
     snapshot = draft_snapshot(article)
     version = _PreviewVersion(snapshot, article)
+    topics = version_topics(version)
     response = render(
         request,
         "articles/article_detail.html",
@@ -132,8 +134,11 @@ def draft_preview(request, pk: int):
             "article": article,
             "version": version,
             "history": [],
+            "topics": topics,
             "is_preview": True,
-            "structured_data": medical_web_page(request, article=article, version=version),
+            "structured_data": medical_web_page(
+                request, article=article, version=version, topics=topics
+            ),
         },
     )
     response["X-Robots-Tag"] = "noindex, nofollow"

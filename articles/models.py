@@ -456,6 +456,43 @@ class ReviewEvent(models.Model):
         return f"{self.article_id}: {self.from_state} -> {self.to_state}"
 
 
+class EvidenceFactChange(models.Model):
+    """Append-only audit of every change to a citation's evidence facts (retraction
+    status and its note). Written only by `integrity.citation_evidence_set`; database
+    triggers (migration 0007) refuse UPDATE and DELETE.
+
+    `citation` keeps no database constraint so merging duplicate citations (which
+    deletes the duplicates) leaves their history in place; `citation_key` names it.
+    """
+
+    citation = models.ForeignKey(
+        Citation,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="evidence_changes",
+    )
+    citation_key = models.CharField(max_length=200)
+    field = models.CharField(max_length=40)
+    from_value = models.TextField(blank=True)
+    to_value = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="evidence_changes",
+    )
+    source = models.CharField(max_length=40, help_text="check_citations, reviewer or merge")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.citation_key}: {self.field} {self.from_value} -> {self.to_value}"
+
+
 class StaffProfile(models.Model):
     """What readers must see about the clinicians behind an article."""
 

@@ -19,6 +19,7 @@ _VIEW_ALL = [
     "articles.view_claimcitation",
     "articles.view_articleversion",
     "articles.view_reviewevent",
+    "articles.view_evidencefactchange",
     "articles.view_topic",
     "articles.view_staffprofile",
 ]
@@ -31,7 +32,6 @@ ROLE_PERMISSIONS = {
         "articles.change_section",
         "articles.add_citation",
         "articles.change_citation",
-        "articles.add_topic",
     ],
     CLINICAL_REVIEWERS: [
         *_VIEW_ALL,

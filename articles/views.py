@@ -6,6 +6,7 @@ Public views never write.
 """
 
 import re
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_safe
 
 from articles import selectors
 from articles.caching import last_modified, public_page
+from articles.models import Topic
 from articles.search import search_published, search_query_clean
 from articles.structured_data import medical_web_page, web_site
 
@@ -108,6 +110,17 @@ def topic_detail(request, slug):
     return last_modified(response, _latest_published(page.object_list))
 
 
+def version_topics(version) -> list[SimpleNamespace]:
+    """The topics of a version as its reviewer approved them (slug and name from the
+    snapshot), not the draft's or the topic's current name. Versions approved before the
+    snapshot carried names fall back to the current names (one query)."""
+    slugs = version.snapshot.get("topics") or []
+    names = dict(version.snapshot.get("topic_names") or {})
+    if missing := [slug for slug in slugs if slug not in names]:
+        names.update(Topic.objects.filter(slug__in=missing).values_list("slug", "name"))
+    return [SimpleNamespace(slug=slug, name=names[slug]) for slug in slugs if slug in names]
+
+
 @require_safe
 @public_page
 def article_detail(request, slug):
@@ -119,7 +132,7 @@ def article_detail(request, slug):
         response = render(request, "articles/withdrawn.html", {"article": article}, status=410)
         return last_modified(response, article.updated_at)
     history = list(selectors.published_history(article=article)[:10])
-    topics = list(article.topics.all())
+    topics = version_topics(version)
     first_published = history[-1].published_at if history and history[-1].number == 1 else None
     response = render(
         request,

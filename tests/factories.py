@@ -63,8 +63,18 @@ def make_user(
     return user
 
 
+def make_topics():
+    """The topics write_article's files use, as a Publisher would have created them."""
+    from articles.models import Topic
+
+    for slug, name in (("ptsd", "PTSD"), ("treatments", "Treatments")):
+        Topic.objects.get_or_create(slug=slug, defaults={"name": name})
+
+
 def make_team():
-    """One user per role, as a dict: author, author2, reviewer, reviewer2, publisher."""
+    """One user per role, as a dict: author, author2, reviewer, reviewer2, publisher.
+    Also creates the topics the test articles use (authors cannot create topics)."""
+    make_topics()
     return {
         "author": make_user("alice", display_name="Dr Alice", credentials="PhD", groups=[AUTHORS]),
         "author2": make_user("amir", display_name="Dr Amir", credentials="MD", groups=[AUTHORS]),
@@ -109,6 +119,7 @@ def write_article(
 
 
 def import_article(path: Path, user=None):
+    make_topics()
     return article_import(source=read_article_file(path), user=user)
 
 

@@ -11,7 +11,9 @@ Rules enforced here:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F
@@ -88,6 +90,9 @@ def draft_snapshot(article: Article) -> dict:
         "title": article.title,
         "summary": article.summary,
         "topics": sorted(article.topics.values_list("slug", flat=True)),
+        # The names readers will see, as the reviewer approved them (not in the file format
+        # or the content hash: see docs/security.md, "Evidence facts and topics").
+        "topic_names": dict(article.topics.order_by("slug").values_list("slug", "name")),
         "audience": article.audience,
         "review_interval_months": article.review_interval_months,
         "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in sections],
@@ -399,15 +404,65 @@ def draft_write(
             "updated_at",
         ]
     )
-    article.topics.set(
-        [
-            Topic.objects.get_or_create(
-                slug=slug, defaults={"name": slug.replace("-", " ").title()}
-            )[0]
-            for slug in source.topics
-        ]
-    )
+    topics, created = _existing_topics(source, user=user)
+    article.topics.set(topics)
+    if created:
+        ReviewEvent.objects.create(
+            article=article,
+            actor=user,
+            kind=ReviewEvent.Kind.COMMENT,
+            comment="Topic(s) created by import: "
+            + ", ".join(f"{t.slug} ({t.name!r})" for t in created),
+        )
     _write_sections(article=article, sections=source.sections, citations_by_key=citations_by_key)
+
+
+class UnknownTopicError(ArticleFileError):
+    """A draft names a topic that does not exist and its author may not create topics."""
+
+
+def topic_creator(user) -> bool:
+    """Who may create a topic: a topic's name is shown to readers beside the article."""
+    return user is None or user.has_perm("articles.add_topic")
+
+
+def _existing_topics(source: ArticleFile, *, user) -> tuple[list[Topic], list[Topic]]:
+    """The draft's topics, and those created now.
+
+    An author's draft may only use existing topics. An import run by the operator
+    (`user` None: the command without --user) or by a Publisher/superuser creates an unknown
+    slug with a name derived from it; the caller records that on the article's trail.
+    """
+    found = {topic.slug: topic for topic in Topic.objects.filter(slug__in=source.topics)}
+    missing = [slug for slug in dict.fromkeys(source.topics) if slug not in found]
+    if missing and not topic_creator(user):
+        raise UnknownTopicError(
+            f"unknown topic {missing[0]!r}: a draft may only use existing topics; a "
+            "Publisher creates new topics in the admin (Topics)",
+            path=source.path,
+            line=_topic_line(source.path, missing[0]),
+        )
+    created = []
+    for slug in missing:
+        topic, was_created = Topic.objects.get_or_create(
+            slug=slug, defaults={"name": slug.replace("-", " ").title()}
+        )
+        found[slug] = topic
+        if was_created:
+            created.append(topic)
+    return [found[slug] for slug in dict.fromkeys(source.topics)], created
+
+
+def _topic_line(path: str, slug: str) -> int | None:
+    """The line of the front matter naming `slug`, when the source is a file on disk."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        if re.search(rf"(?<![\w-]){re.escape(slug)}(?![\w-])", line):
+            return number
+    return None
 
 
 def _claim_lock(

@@ -40,10 +40,11 @@ from articles.models import (
     ArticleVersion,
     Citation,
     ClaimCitation,
+    EvidenceFactChange,
     ReviewEvent,
 )
 from articles.services.drafts import article_content_hash, draft_reopen
-from articles.services.workflow import _locked, _record
+from articles.services.workflow import CLINICAL_REVIEWERS, _locked, _record, user_in_group
 from evidence import citations, fetching, retractions
 from evidence.retractions import REINSTATED, RetractionRecord, severity
 
@@ -325,6 +326,7 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
     )
 
     was_flagging = keeper.retraction_status in FLAGGING
+    keeper_before = (keeper.retraction_status, keeper.retraction_note, keeper.study_design)
     weaker = [
         d.pk
         for d in duplicates
@@ -349,6 +351,14 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
     for name, value in carried.items():  # after the delete: the identifiers are unique
         setattr(keeper, name, value)
     keeper.save()
+    _evidence_record(
+        citation=keeper,
+        before=keeper_before,
+        actor=None,
+        source="merge",
+        reason="merged with duplicate citation(s) "
+        + ", ".join(citation_label(d) for d in duplicates),
+    )
 
     described = "; ".join(f"{citation_label(d)} \u201c{d.title}\u201d" for d in duplicates)
     for article in articles:
@@ -483,14 +493,14 @@ def citation_relying_articles(*, citation: Citation) -> tuple[set[int], set[int]
 
 
 def citation_articles_flag(
-    *, citation: Citation, only: set[int] | None = None
+    *, citation: Citation, only: set[int] | None = None, by: str = "check_citations"
 ) -> list[FlaggedArticle]:
     """Flag every article (or those in `only`) relying on a retracted or concerning source."""
     live, draft = citation_relying_articles(citation=citation)
     ids = live | draft if only is None else (live | draft) & only
     return [
         article_flag_for_rereview(
-            article=article, citation=citation, live_relies=article.pk in live
+            article=article, citation=citation, live_relies=article.pk in live, by=by
         )
         for article in Article.objects.filter(pk__in=ids).exclude(status=S.WITHDRAWN).order_by("pk")
     ]
@@ -498,7 +508,7 @@ def citation_articles_flag(
 
 @transaction.atomic
 def article_flag_for_rereview(
-    *, article: Article, citation: Citation, live_relies: bool = True
+    *, article: Article, citation: Citation, live_relies: bool = True, by: str = "check_citations"
 ) -> FlaggedArticle:
     """The system's re-review when a source turned retracted or concerning. No role may
     refuse it; only a clinician's re-approval, once live, lifts the notice.
@@ -517,7 +527,7 @@ def article_flag_for_rereview(
         else "has an expression of concern"
     )
     comment = (
-        f"check_citations: a source this article cites {what}: {citation.title} "
+        f"{by}: a source this article cites {what}: {citation.title} "
         f"[{citation_label(citation)}]. {citation.retraction_note}"
     ).strip()
     changed = []
@@ -580,15 +590,85 @@ class RetractionFinding:
         return asdict(self)
 
 
+EVIDENCE_FIELDS = ("retraction_status", "retraction_note", "study_design")
+EVIDENCE_SOURCES = ("check_citations", "reviewer", "merge")
+
+
+class EvidenceChangeRefused(Exception):
+    """A change to a citation's evidence facts that the rules refuse; the message says why."""
+
+
+def _evidence_record(
+    *, citation: Citation, before: tuple[str, str], actor, source: str, reason: str
+) -> list[EvidenceFactChange]:
+    """Append one audit row per evidence fact that differs from `before`."""
+    rows = [
+        EvidenceFactChange(
+            citation=citation,
+            citation_key=citation.key,
+            field=name,
+            from_value=old,
+            to_value=getattr(citation, name),
+            actor=actor,
+            source=source,
+            reason=reason,
+        )
+        for name, old in zip(EVIDENCE_FIELDS, before, strict=True)
+        if getattr(citation, name) != old
+    ]
+    return EvidenceFactChange.objects.bulk_create(rows)
+
+
+def evidence_editor(user) -> bool:
+    """Who may change a citation's evidence facts by hand: a Clinical reviewer (or superuser)."""
+    return bool(
+        user and user.is_active and (user.is_superuser or user_in_group(user, CLINICAL_REVIEWERS))
+    )
+
+
 @transaction.atomic
-def citation_retraction_apply(
-    *, citation: Citation, status: str, evidence: str, checked_at: datetime
+def citation_evidence_set(
+    *,
+    citation: Citation,
+    status: str,
+    note: str,
+    source: str,
+    actor=None,
+    reason: str = "",
+    checked_at: datetime | None = None,
+    only_raise: bool = False,
+    study_design: str | None = None,
 ) -> RetractionFinding:
-    """Raise a citation's retraction status to `status` (never lower it), and flag the
-    articles that rely on it when it has just become retracted or concerning."""
+    """THE one way a citation's retraction status or note changes, wherever the change is
+    made (check_citations, a Clinical reviewer in the admin, a command).
+
+    - `source="reviewer"` needs an `actor` who is a Clinical reviewer (or superuser) and a
+      non-empty `reason`; anything else raises EvidenceChangeRefused.
+    - `only_raise` (check_citations) never lowers the status.
+    - Every changed fact gets an append-only EvidenceFactChange row (who, when, from, to,
+      source, reason).
+    - A status that becomes retracted or concerning flags every article relying on the
+      source (reader notice on live versions, back to review); any other change of status
+      leaves a comment on every relying article, so the reviewer sees it.
+    """
+    if source not in EVIDENCE_SOURCES:
+        raise EvidenceChangeRefused(f"unknown source of an evidence change: {source!r}")
+    if status not in R.values:
+        raise EvidenceChangeRefused(f"not a retraction status: {status!r}")
+    if study_design is not None and study_design not in Citation.StudyDesign.values:
+        raise EvidenceChangeRefused(f"not a study design: {study_design!r}")
+    reason = (reason or "").strip()
+    if source == "reviewer":
+        if not evidence_editor(actor):
+            raise EvidenceChangeRefused(
+                "Only a Clinical reviewer may change a citation's retraction status."
+            )
+        if not reason:
+            raise EvidenceChangeRefused("Give a reason: it goes into the audit log.")
     citation = Citation.objects.select_for_update().get(pk=citation.pk)
+    before = (citation.retraction_status, citation.retraction_note, citation.study_design)
     previous = citation.retraction_status
-    changed = severity(status) > severity(previous)
+    changed = severity(status) > severity(previous) if only_raise else status != previous
     finding = RetractionFinding(
         citation_id=citation.pk,
         key=citation.key,
@@ -598,18 +678,66 @@ def citation_retraction_apply(
         previous=previous,
         status=status if changed else previous,
         changed=changed,
-        evidence=evidence,
+        evidence=note,
     )
-    citation.retraction_checked_at = checked_at
-    fields = ["retraction_checked_at"]
+    fields = []
+    if checked_at is not None:
+        citation.retraction_checked_at = checked_at
+        fields.append("retraction_checked_at")
     if changed:
         citation.retraction_status = status
-        citation.retraction_note = evidence[:2000]
-        fields += ["retraction_status", "retraction_note"]
-    citation.save(update_fields=fields)
-    if changed and status in FLAGGING:
-        finding.flagged = citation_articles_flag(citation=citation)
+        citation.retraction_note = note[:2000]
+    elif not only_raise and note[:2000] != citation.retraction_note:
+        citation.retraction_note = note[:2000]
+    fields += [
+        n for n, old in zip(EVIDENCE_FIELDS, before, strict=True) if getattr(citation, n) != old
+    ]
+    if fields:
+        citation.save(update_fields=fields)
+    audit = _evidence_record(
+        citation=citation, before=before, actor=actor, source=source, reason=reason
+    )
+    if changed and status in FLAGGING and severity(status) > severity(previous):
+        by = "check_citations" if source == "check_citations" else f"{source} {actor or ''}"
+        if reason:
+            by += f" (reason: {reason})"
+        finding.flagged = citation_articles_flag(citation=citation, by=by.strip())
+    elif audit:
+        _evidence_comment(citation=citation, audit=audit, actor=actor)
     return finding
+
+
+def _evidence_comment(*, citation: Citation, audit: list[EvidenceFactChange], actor) -> None:
+    live, draft = citation_relying_articles(citation=citation)
+    changes = "; ".join(f"{row.field}: {row.from_value!r} -> {row.to_value!r}" for row in audit)
+    comment = (
+        f"Evidence facts of {citation.title} [{citation_label(citation)}] changed by "
+        f"{audit[0].source}: {changes}."
+        + (f" Reason: {audit[0].reason}" if audit[0].reason else "")
+    )
+    for article in Article.objects.filter(pk__in=live | draft).order_by("pk"):
+        ReviewEvent.objects.create(
+            article=article,
+            actor=actor,
+            kind=ReviewEvent.Kind.COMMENT,
+            content_hash=article_content_hash(article),
+            comment=comment,
+        )
+
+
+def citation_retraction_apply(
+    *, citation: Citation, status: str, evidence: str, checked_at: datetime
+) -> RetractionFinding:
+    """check_citations: raise a citation's retraction status to `status` (never lower it),
+    through `citation_evidence_set`."""
+    return citation_evidence_set(
+        citation=citation,
+        status=status,
+        note=evidence,
+        source="check_citations",
+        checked_at=checked_at,
+        only_raise=True,
+    )
 
 
 # --- online sources --------------------------------------------------------------------------
