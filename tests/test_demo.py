@@ -125,3 +125,26 @@ def test_ketamine_page_warns_about_compounded_ketamine_and_drops_news_sources(de
     assert "In October 2023 the FDA warned people about compounded ketamine" in flat
     assert "slowed breathing" in flat
     assert "Becker" not in flat and "UNVERIFIED" not in flat
+
+
+def test_a_library_loaded_before_the_corrections_gets_the_new_versions_and_metadata():
+    """An existing demo database (version 1 live, old reference metadata) is upgraded."""
+    from articles.services import demo as demo_service
+
+    users = demo_service.demo_users_ensure()
+    for slug, (name, description) in demo_service.DEMO_TOPICS.items():
+        demo_service.Topic.objects.get_or_create(
+            slug=slug, defaults={"name": name, "description": description}
+        )
+    for slug in demo_service.DEMO_ARTICLES:
+        demo_service._publish_first_version(demo_service.DEMO_DIR / slug, users)
+    abdallah = Citation.objects.get(doi="10.1038/s41386-022-01266-9")
+    Citation.objects.filter(pk=abdallah.pk).update(pmid="", csl={"title": "old metadata"})
+    assert ArticleVersion.objects.count() == 3
+
+    call_command("load_demo")
+
+    assert ArticleVersion.objects.count() == 6
+    abdallah.refresh_from_db()
+    assert abdallah.pmid == "35046508"
+    assert demo_service.demo_citations_refresh() == 0  # nothing left to correct
