@@ -326,3 +326,17 @@ def test_article_info_names_each_gate(tmp_path, team, capsys):
 
     assert "ERROR [reference-incomplete]: Reference 'feder2014' needs a real title" in text
     assert "reference-incomplete" in [gate["code"] for gate in data["gates"]]
+
+
+def test_review_page_names_the_gate_of_each_problem(tmp_path, team, client):
+    from django.urls import reverse
+
+    body = "![](/static/chart.png)\n\n[A claim [@feder2014]]{.claim #c certainty=low}\n"
+    article = imported(tmp_path, team["author"], bibliography=[BIBLIOGRAPHY[0]], body=body)
+    client.force_login(team["reviewer"])
+
+    html = client.get(reverse("admin:articles_article_change", args=[article.pk])).content
+    html = html.decode()
+
+    assert '<code class="gate-code">image-alt</code>' in html
+    assert "has no alternative text" in html
