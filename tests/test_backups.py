@@ -130,7 +130,7 @@ def assert_restored(report: dict, backup_file: Path):
     manifest = manifest_of(backup_file)
     assert report["problems"] == []
     assert report["counts"] == manifest["counts"]
-    assert report["versions_verified"] == len(manifest["versions"]) == 3
+    assert report["versions_verified"] == len(manifest["versions"]) == 6  # 2 per demo article
     assert report["drafts_verified"] == len(manifest["drafts"]) == 3
     assert {(v["article"], v["content_hash"]) for v in manifest["versions"]} == set(
         ArticleVersion.objects.values_list("article__slug", "content_hash")

@@ -12,15 +12,17 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from articles.articlefile import read_article_file
-from articles.models import Article, StaffProfile, Topic
+from articles.models import Article, ArticleStatus, StaffProfile, Topic
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
-from articles.services.drafts import article_import
+from articles.services.drafts import article_import, citation_apply_csl, citation_upsert
 from articles.services.workflow import (
     article_approve,
     article_publish,
     article_request_changes,
     article_submit,
+    claim_comment,
 )
+from evidence.citations import read_bibliography
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_PASSWORD = "ptsdinfo-demo"  # noqa: S105 - local demo accounts, printed by `make run`
@@ -113,11 +115,18 @@ def demo_users_ensure() -> dict[str, object]:
 
 @transaction.atomic
 def demo_load(*, force: bool = False) -> list[str]:
-    """Load the demo library once, through the real workflow; a second run changes nothing.
+    """Load the demo library through the real workflow; a second run changes nothing.
 
-    The ketamine article starts as the seed text (version 1 draft), is sent back by the
-    clinical reviewer with the comments in review.yaml, corrected by the author,
-    approved by the reviewer and published by the publisher.
+    Each article is first published from `previous.md` (version 1). The ketamine article
+    starts one step earlier, as the seed text, sent back by the clinical reviewer with the
+    comments in review.yaml. Then `article.md` is the corrected next version: the author
+    imports it, the reviewer comments on each changed claim (revision.yaml), approves it
+    with its "What changed" summary, and the publisher publishes it. A database that
+    already has version 1 gets only the new version; one that has both gets nothing.
+
+    `previous.md` is the published version 1 text less two references today's
+    reference-completeness gate refuses (an untitled, authorless Focus review and an
+    undated VA web page); each sat beside other sources for the same claim.
     """
     if is_production() and not force:
         raise DemoRefused(
@@ -128,36 +137,90 @@ def demo_load(*, force: bool = False) -> list[str]:
     users = demo_users_ensure()
     for slug, (name, description) in DEMO_TOPICS.items():
         Topic.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
+    demo_citations_refresh()
     loaded = []
     for slug in DEMO_ARTICLES:
-        if Article.objects.filter(slug=slug, live_version__isnull=False).exists():
-            continue
         directory = DEMO_DIR / slug
-        author, reviewer = users["author"], users["reviewer"]
-        review = _review_notes(directory / "review.yaml")
-        seed = directory / "seed.md"
-        if seed.exists():
-            article = article_import(source=read_article_file(seed), user=author).article
-            article_submit(article=article, user=author, comment="First draft for review.")
-            article_request_changes(
-                article=article,
-                user=reviewer,
-                comment=review.get("comment", "Changes requested."),
-                claim_comments={c["id"]: c["comment"] for c in review.get("claims", [])},
-            )
-        article = article_import(
-            source=read_article_file(directory / "article.md"), user=author
-        ).article
-        article_submit(article=article, user=author, comment=review.get("author_note", ""))
-        article_approve(
+        first = not Article.objects.filter(slug=slug, live_version__isnull=False).exists()
+        if first:
+            _publish_first_version(directory, users)
+        if _publish_revision(directory, users) or first:
+            loaded.append(slug)
+    return loaded
+
+
+def demo_citations_refresh() -> int:
+    """Bring the library's copies of the demo references up to date with references.json.
+
+    Importing never rewrites a library citation (other articles rely on it), so corrected
+    metadata (an added PMID, authors, a year) reaches an existing library only here.
+    Returns how many citations changed; a second run changes none.
+    """
+    items = read_bibliography(
+        (DEMO_DIR / "references.json").read_text(encoding="utf-8"), "csl-json"
+    )
+    changed = 0
+    for item in items:
+        citation, created = citation_upsert(item=item)
+        stored = {k: v for k, v in item.items() if k != "id"}
+        if created or citation.csl == stored:
+            continue
+        citation_apply_csl(citation=citation, item=item)
+        citation.full_clean(exclude=["csl"])
+        citation.save()
+        changed += 1
+    return changed
+
+
+def _publish_first_version(directory: Path, users: dict) -> None:
+    author, reviewer = users["author"], users["reviewer"]
+    review = _review_notes(directory / "review.yaml")
+    seed = directory / "seed.md"
+    if seed.exists():
+        article = article_import(source=read_article_file(seed), user=author).article
+        article_submit(article=article, user=author, comment="First draft for review.")
+        article_request_changes(
             article=article,
             user=reviewer,
-            comment="Every claim checked against its sources.",
-            change_summary=review.get("change_summary", "First published version."),
+            comment=review.get("comment", "Changes requested."),
+            claim_comments={c["id"]: c["comment"] for c in review.get("claims", [])},
         )
-        article_publish(article=article, user=users["publisher"])
-        loaded.append(slug)
-    return loaded
+    first = directory / "previous.md"
+    if not first.exists():
+        first = directory / "article.md"
+    article = article_import(source=read_article_file(first), user=author).article
+    article_submit(article=article, user=author, comment=review.get("author_note", ""))
+    article_approve(
+        article=article,
+        user=reviewer,
+        comment="Every claim checked against its sources.",
+        change_summary=review.get("change_summary", "First published version."),
+    )
+    article_publish(article=article, user=users["publisher"])
+
+
+def _publish_revision(directory: Path, users: dict) -> bool:
+    """Publish article.md as the next version when it differs from the live one."""
+    notes_path = directory / "revision.yaml"
+    if not notes_path.exists():
+        return False
+    author, reviewer = users["author"], users["reviewer"]
+    notes = _review_notes(notes_path)
+    result = article_import(source=read_article_file(directory / "article.md"), user=author)
+    article = result.article
+    if not result.changed and article.status == ArticleStatus.PUBLISHED:
+        return False
+    article_submit(article=article, user=author, comment=notes.get("author_note", ""))
+    for claim in notes.get("claims", []):
+        claim_comment(article=article, user=reviewer, key=claim["id"], comment=claim["comment"])
+    article_approve(
+        article=article,
+        user=reviewer,
+        comment=notes.get("comment", "Every change checked against its source."),
+        change_summary=notes["change_summary"],
+    )
+    article_publish(article=article, user=users["publisher"])
+    return True
 
 
 def _review_notes(path: Path) -> dict:

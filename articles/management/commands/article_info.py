@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.models import Article
 from articles.services.drafts import article_content_hash
-from articles.services.gates import article_gates
+from articles.services.gates import article_gates, identifiers_check_online
 
 
 class Command(BaseCommand):
@@ -13,12 +13,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--json", action="store_true", help="machine-readable output")
+        parser.add_argument(
+            "--online",
+            action="store_true",
+            help="first ask PubMed which DOI each cited PMID has (cached for the "
+            "identifier-mismatch gate); without it the gates use only cached data",
+        )
 
     def handle(self, *args, slug, **options):
         try:
             article = Article.objects.select_related("live_version").get(slug=slug)
         except Article.DoesNotExist:
             raise CommandError(f"no article with slug {slug!r}") from None
+        if options["online"]:
+            for failure in identifiers_check_online(article=article):
+                self.stderr.write(f"could not check {failure}")
         problems = article_gates(article=article)
         info = {
             "slug": article.slug,
@@ -42,7 +51,7 @@ class Command(BaseCommand):
         if not problems:
             self.stdout.write("gates: all clear")
         for problem in problems:
-            self.stdout.write(f"  {problem.level.upper()}: {problem.message}")
+            self.stdout.write(f"  {problem.level.upper()} [{problem.code}]: {problem.message}")
 
 
 def _iso(day):
