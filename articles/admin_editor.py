@@ -76,8 +76,9 @@ class ArticleEditorForm(forms.Form):
         required=False,
         widget=ArticleBodyWidget(attrs={"rows": 30, "class": "article-body-editor"}),
         help_text=(
-            "Markdown. '## Heading' starts a section; cite with [@key]; mark a claim as "
-            "[statement [@key]]{.claim #claim-id certainty=moderate}."
+            "Use the buttons above the text: Section heading, Cite, Mark as claim. "
+            "Without them the text is Markdown: '## Heading' starts a section; cite with "
+            "[@key]; a claim is [statement [@key]]{.claim #claim-id}."
         ),
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -157,6 +158,7 @@ def editor_view(model_admin):
                 "form": form,
                 "media": model_admin.media + form.media,
                 "can_edit": can_edit,
+                "is_reviewer": workflow.user_in_group(request.user, workflow.CLINICAL_REVIEWERS),
             },
         )
 

@@ -1,0 +1,201 @@
+// Wires the article editor page: the toolbar, the citation picker, the live checks,
+// the slug that follows the title, and the unsaved draft kept in local storage.
+// Loaded as <script type="module"> from a static file (no inline script under the CSP).
+
+import { Toolbar, starterOutline } from "./editor-toolbar.js";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children);
+  return node;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+/** The citation picker: search the library or add a new source; resolves to [{key, locator}]. */
+export function citationPicker(config, { multiple = false } = {}) {
+  return new Promise((resolve) => {
+    const chosen = [];
+    const dialog = el("dialog", { class: "tb-dialog cite-picker", "aria-labelledby": "cite-title" });
+    const search = el("input", { id: "cite-search", type: "search", role: "combobox", "aria-expanded": "true",
+      "aria-controls": "cite-results", "aria-autocomplete": "list", autocomplete: "off",
+      placeholder: "Author, title words, year, journal, DOI or PMID" });
+    const list = el("ul", { id: "cite-results", role: "listbox", "aria-label": "Matching sources", class: "cite-results" });
+    const locator = el("input", { id: "cite-locator", type: "text", placeholder: "e.g. p. 12" });
+    const count = el("p", { class: "cite-count", role: "status", "aria-live": "polite" });
+    const picked = el("ul", { class: "cite-picked", "aria-label": "Chosen sources" });
+    const identifier = el("input", { id: "cite-identifier", type: "text", placeholder: "10.1001/... or 24740528" });
+    const paste = el("textarea", { id: "cite-paste", rows: 5 });
+    const addMsg = el("p", { class: "cite-add-message", role: "status", "aria-live": "polite" });
+    const addButton = el("button", { type: "button", class: "button", text: "Add to library" });
+    const done = el("button", { type: "button", class: "button default", text: multiple ? "Use chosen sources" : "Insert" });
+    const cancel = el("button", { type: "button", class: "button", text: "Cancel" });
+    dialog.append(
+      el("h2", { id: "cite-title", text: multiple ? "Sources for this claim" : "Cite a source" }),
+      el("p", {}, el("label", { for: "cite-search", text: "Search the citation library" }), search),
+      count, list,
+      el("p", {}, el("label", { for: "cite-locator", text: "Page or section (optional)" }), locator),
+      multiple ? el("div", {}, el("h3", { text: "Chosen" }), picked) : "",
+      el("details", { class: "cite-add" },
+        el("summary", { text: "Not in the library? Add it by DOI, PMID or pasted reference" }),
+        el("p", {}, el("label", { for: "cite-identifier", text: "DOI or PMID" }), identifier),
+        el("p", {}, el("label", { for: "cite-paste", text: "Or paste the reference (BibTeX, RIS, PubMed, CSL-JSON)" }), paste),
+        el("p", {}, addButton), addMsg),
+      el("p", { class: "tb-actions" }, done, cancel),
+    );
+    document.body.append(dialog);
+    let results = [];
+    let active = -1;
+    let finished = false;
+    const finish = (value) => {
+      if (finished) return;
+      finished = true;
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    const setActive = (i) => {
+      const options = [...list.children];
+      options.forEach((o, j) => o.classList.toggle("active", j === i));
+      active = i;
+      if (options[i]) {
+        search.setAttribute("aria-activedescendant", options[i].id);
+        options[i].scrollIntoView({ block: "nearest" });
+      } else search.removeAttribute("aria-activedescendant");
+    };
+    const renderPicked = () => {
+      picked.replaceChildren(...chosen.map((c) => {
+        const remove = el("button", { type: "button", class: "button", text: "Remove", "aria-label": `Remove ${c.key}` });
+        remove.addEventListener("click", () => { chosen.splice(chosen.indexOf(c), 1); renderPicked(); });
+        return el("li", {}, el("span", { text: `${c.reference} ` }), remove);
+      }));
+    };
+    const choose = (item) => {
+      if (!item) return;
+      const entry = { key: item.key, locator: locator.value.trim(), reference: item.reference };
+      if (!multiple) return finish([entry]);
+      if (!chosen.some((c) => c.key === item.key)) chosen.push(entry);
+      locator.value = "";
+      renderPicked();
+      count.textContent = `${chosen.length} source(s) chosen.`;
+      search.focus();
+    };
+    const render = () => {
+      list.replaceChildren(...results.map((r, i) => {
+        const option = el("li", { id: `cite-option-${i}`, role: "option", "aria-selected": "false", class: "cite-option" },
+          el("span", { class: "cite-ref", text: r.reference }),
+          r.retracted ? el("strong", { class: "retracted", text: ` ${r.retracted}` }) : "");
+        option.addEventListener("mousedown", (e) => e.preventDefault());
+        option.addEventListener("click", () => choose(r));
+        return option;
+      }));
+      count.textContent = results.length ? `${results.length} source(s) found. Use the arrow keys and Enter to choose.` : (search.value.trim() ? "No source found. Add it below." : "");
+      setActive(results.length ? 0 : -1);
+    };
+    const runSearch = debounce(async () => {
+      const q = search.value.trim();
+      if (!q) { results = []; render(); return; }
+      const res = await fetch(`${config.searchUrl}?q=${encodeURIComponent(q)}`, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const data = await res.json();
+      if (search.value.trim() === q) { results = data.results; render(); }
+    }, 150);
+    search.addEventListener("input", runSearch);
+    search.addEventListener("keydown", (e) => {
+      if (e.key === "ArrowDown") { e.preventDefault(); setActive(Math.min(active + 1, results.length - 1)); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); setActive(Math.max(active - 1, 0)); }
+      else if (e.key === "Enter") { e.preventDefault(); choose(results[active]); }
+    });
+    addButton.addEventListener("click", async () => {
+      const body = new FormData();
+      body.append("identifier", identifier.value.trim());
+      body.append("text", paste.value);
+      addMsg.textContent = "Adding…";
+      const res = await fetch(config.addUrl, { method: "POST", body, credentials: "same-origin", headers: { "X-CSRFToken": config.csrf } });
+      const data = await res.json().catch(() => ({ message: "The server did not answer. Try again." }));
+      addMsg.textContent = data.message || "";
+      if (data.fetch_failed) {
+        paste.value = data.paste_template || "";
+        paste.focus();
+      }
+      const items = data.citations || [];
+      if (items.length) {
+        if (multiple) items.forEach(choose);
+        else choose(items[0]);
+      }
+    });
+    done.addEventListener("click", () => finish(multiple ? chosen : results[active] ? [{ key: results[active].key, locator: locator.value.trim() }] : []));
+    cancel.addEventListener("click", () => finish(null));
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); finish(null); });
+    dialog.showModal();
+    search.focus();
+  });
+}
+
+function followTitle(title, slug) {
+  if (!title || !slug || slug.disabled) return;
+  let edited = slug.value.trim() !== "";
+  const make = (t) => t.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 80).replace(/-+$/, "");
+  title.addEventListener("input", () => { if (!edited) slug.value = make(title.value); });
+  slug.addEventListener("input", () => { edited = slug.value.trim() !== ""; });
+}
+
+function keepDraft(textarea, form, config) {
+  const storageKey = `ptsdinfo-draft:${config.user}:${config.article || "new"}`;
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch { saved = null; }
+  if (saved && saved.body && saved.body !== textarea.value) {
+    const restore = el("button", { type: "button", class: "button", text: "Restore my unsaved text" });
+    const discard = el("button", { type: "button", class: "button", text: "Discard it" });
+    const when = new Date(saved.at).toLocaleString();
+    const box = el("div", { class: "draft-offer", role: "region", "aria-label": "Unsaved text" },
+      el("p", { text: `You have unsaved text for this article from ${when}.` }), restore, discard);
+    textarea.closest(".form-row").before(box);
+    restore.addEventListener("click", () => {
+      textarea.value = saved.body;
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+      box.remove();
+      textarea.focus();
+    });
+    discard.addEventListener("click", () => { localStorage.removeItem(storageKey); box.remove(); });
+  }
+  const store = debounce(() => {
+    try { localStorage.setItem(storageKey, JSON.stringify({ body: textarea.value, at: Date.now() })); } catch { /* full */ }
+  }, 500);
+  textarea.addEventListener("input", store);
+  form.addEventListener("submit", () => { sessionStorage.setItem("ptsdinfo-saving", storageKey); });
+  // A save that reached the server (no errors on the page) clears the stored draft.
+  const pending = sessionStorage.getItem("ptsdinfo-saving");
+  if (pending && !document.querySelector(".errornote, .errorlist")) {
+    localStorage.removeItem(pending);
+    sessionStorage.removeItem("ptsdinfo-saving");
+  }
+}
+
+function init() {
+  const config = document.getElementById("editor-config")?.dataset;
+  const textarea = document.querySelector("textarea.article-body-editor");
+  if (!config || !textarea) return;
+  const settings = {
+    searchUrl: config.searchUrl, addUrl: config.addUrl, uploadUrl: config.uploadUrl,
+    csrf: document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "",
+    isReviewer: config.reviewer === "true", user: config.user, article: config.article,
+  };
+  settings.pickCitations = (opts) => citationPicker(settings, opts);
+  if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
+  if (!config.article && !textarea.value.trim() && !textarea.disabled) {
+    textarea.value = starterOutline();
+  }
+  followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
+  keepDraft(textarea, textarea.form, settings);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+else init();
