@@ -69,6 +69,21 @@ export function claimSelectionProblem(text, start, end) {
   return "";
 }
 
+/** The sentence around the cursor on its line: [start, end), or null on an empty line. */
+export function sentenceAround(text, pos) {
+  const lineStart = text.lastIndexOf("\n", pos - 1) + 1;
+  let lineEnd = text.indexOf("\n", pos);
+  if (lineEnd < 0) lineEnd = text.length;
+  const line = text.slice(lineStart, lineEnd);
+  const rel = pos - lineStart;
+  for (const m of line.matchAll(/[^.!?]+(?:[.!?]+(?=\s|$)|$)/g)) {
+    const start = m.index + (m[0].length - m[0].trimStart().length);
+    const end = m.index + m[0].trimEnd().length;
+    if (rel >= start && rel <= end && end > start) return [lineStart + start, lineStart + end];
+  }
+  return null;
+}
+
 /** Wrap [start, end) as a claim; returns {text, id, cursor}. Trailing spaces stay outside. */
 export function wrapClaim(text, start, end, id, refs = [], certainty = "") {
   let s = start;
@@ -170,7 +185,7 @@ const BUTTONS = [
   { action: "list", label: "Bulleted list", key: "Alt+Shift+L", tip: "Turn the selected lines into a bulleted list" },
   { action: "image", label: "Image", key: "Alt+Shift+I", tip: "Add an image with a description for people who cannot see it" },
   { action: "cite", label: "Cite", key: "Alt+Shift+C", tip: "Cite a source at the cursor: search the library or add one by DOI, PMID or pasted reference" },
-  { action: "claim", label: "Mark as claim", key: "Alt+Shift+M", tip: "Mark the selected sentence as a claim that needs a source" },
+  { action: "claim", label: "Mark as claim", key: "Alt+Shift+M", tip: "Mark the selected sentence (or the sentence at the cursor) as a claim that needs a source" },
   { action: "unclaim", label: "Remove claim", key: "Alt+Shift+U", tip: "Turn the claim at the cursor back into plain text" },
 ];
 
@@ -341,6 +356,10 @@ export class Toolbar {
   }
 
   async claim(text, start, end) {
+    if (start === end) {
+      const around = sentenceAround(text, start);
+      if (around) [start, end] = around;
+    }
     const problem = claimSelectionProblem(text, start, end);
     if (problem) { this.say(problem); return this.textarea.focus(); }
     const suggested = uniqueId(slugify(text.slice(start, end)), text);

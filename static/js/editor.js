@@ -179,6 +179,69 @@ function keepDraft(textarea, form, config) {
   }
 }
 
+/** Plain-words checks beside the editor, read from the live preview after each update. */
+function liveChecks(textarea) {
+  const preview = textarea.closest(".markdownx")?.querySelector(".markdownx-preview");
+  if (!preview) return;
+  const list = el("ul", { class: "live-checks" });
+  const panel = el("section", { class: "live-checks-panel", "aria-labelledby": "live-checks-title" },
+    el("h3", { id: "live-checks-title", text: "Checks as you type" }), list);
+  textarea.closest(".markdownx").after(panel);
+  const jump = (start, end) => (event) => {
+    event.preventDefault();
+    textarea.focus();
+    textarea.setSelectionRange(start, end);
+  };
+  const item = (level, message, range) => {
+    const li = el("li", { class: `live-check live-check-${level}` });
+    if (range) {
+      const a = el("a", { href: "#id_body", text: message });
+      a.addEventListener("click", jump(...range));
+      li.append(a);
+    } else li.append(message);
+    return li;
+  };
+  const claimRange = (span) => {
+    const id = (span.id || "").replace(/^claim-/, "");
+    const at = id ? textarea.value.indexOf(`#${id}`) : -1;
+    if (at < 0) return null;
+    const start = textarea.value.lastIndexOf("\n", at) + 1;
+    return [start, at + id.length + 1];
+  };
+  const update = () => {
+    const items = [];
+    const text = textarea.value;
+    for (const p of preview.querySelectorAll(".format-error")) {
+      const m = p.textContent.match(/^Line (\d+): (.*)$/s);
+      if (m) {
+        const n = Number(m[1]);
+        const lines = text.split("\n");
+        const start = lines.slice(0, n - 1).join("\n").length + (n > 1 ? 1 : 0);
+        const line = lines[n - 1] || "";
+        items.push(item("error", `Line ${n} needs fixing: ${m[2]} The line reads: “${line.slice(0, 120)}”`, [start, start + line.length]));
+      } else items.push(item("error", p.textContent, null));
+    }
+    for (const span of preview.querySelectorAll(".claim")) {
+      const words = span.textContent.replace(/\s+/g, " ").trim().slice(0, 60);
+      if (!span.querySelector("a.citation")) {
+        span.dataset.state = "uncited";
+        items.push(item("error", `“${words}…”: This statement has no source yet. Select it and press Cite.`, claimRange(span)));
+      } else if (span.dataset.certainty === "unrated") {
+        span.dataset.state = "ungraded";
+        items.push(item("warning", `“${words}…”: cited; a Clinical reviewer has not graded it yet.`, claimRange(span)));
+      } else span.dataset.state = "graded";
+    }
+    for (const missing of preview.querySelectorAll(".citation-missing")) {
+      const key = missing.textContent.replace(/^\[\?|\]$/g, "");
+      const at = text.indexOf(`@${key}`);
+      items.push(item("error", `The source “${key}” is not in the library. Put the cursor there and press Cite to find or add it.`, at >= 0 ? [at, at + key.length + 1] : null));
+    }
+    list.replaceChildren(...(items.length ? items : [item("ok", "No problems found so far.", null)]));
+  };
+  new MutationObserver(debounce(update, 100)).observe(preview, { childList: true, subtree: true });
+  update();
+}
+
 function init() {
   const config = document.getElementById("editor-config")?.dataset;
   const textarea = document.querySelector("textarea.article-body-editor");
@@ -195,6 +258,7 @@ function init() {
   }
   followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
   keepDraft(textarea, textarea.form, settings);
+  liveChecks(textarea);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
