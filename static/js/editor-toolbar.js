@@ -57,14 +57,14 @@ export function claimSelectionProblem(text, start, end) {
   if (lines.some((line) => /^\s{0,3}#{1,6}\s/.test(line))) {
     return "The selection includes a section heading. Select a sentence in the text instead.";
   }
-  const depth = (t) => (t.match(/\[/g) || []).length - (t.match(/\]/g) || []).length;
-  if (depth(selected) !== 0 || /[{}]/.test(selected)) {
-    return "The selection cuts through a citation or a link. Select whole sentences.";
-  }
   for (const claim of findClaims(text)) {
     if (start < claim.end && end > claim.start) {
       return "The selection overlaps a statement that is already a claim. Select text outside it, or remove that claim first.";
     }
+  }
+  const depth = (t) => (t.match(/\[/g) || []).length - (t.match(/\]/g) || []).length;
+  if (depth(selected) !== 0 || /[{}]/.test(selected)) {
+    return "The selection cuts through a citation or a link. Select whole sentences.";
   }
   return "";
 }
@@ -151,7 +151,7 @@ export function bulletLines(text, start, end) {
 
 /** Image Markdown with its description as alt text (markdownx's upload gives `![](url)`). */
 export function imageMarkdown(description, url) {
-  return `![${description.replace(/[\[\]\n]/g, " ").trim()}](${url})`;
+  return `![${description.replace(/[\[\]\s]+/g, " ").trim()}](${url})`;
 }
 
 /** The starter outline the editorial policy expects; the author may delete any of it. */
@@ -357,8 +357,12 @@ export class Toolbar {
 
   async claim(text, start, end) {
     if (start === end) {
-      const around = sentenceAround(text, start);
+      const pos = start;
+      const around = sentenceAround(text, pos);
       if (around) [start, end] = around;
+      // a claim earlier on the line ends the sentence before the cursor
+      for (const c of findClaims(text)) if (c.start < end && c.end > start && c.end <= pos) start = c.end;
+      while (start < end && /\s/.test(text[start])) start++;
     }
     const problem = claimSelectionProblem(text, start, end);
     if (problem) { this.say(problem); return this.textarea.focus(); }

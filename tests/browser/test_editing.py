@@ -56,7 +56,12 @@ def log_in(browser, site, username):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: page.errors.append(f"{m.text} {m.location.get('url')}")
+        if m.type == "error" and "favicon" not in m.location.get("url", "")
+        else None,
+    )
     page.goto(f"{site['url']}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
@@ -92,7 +97,7 @@ def test_toolbar_module_unit_tests_pass_in_chromium(browser, site):
     page = log_in(browser, site, "author")
     page.goto(f"{site['url']}/admin/articles/article/add/")
     failures = page.evaluate(f"async () => {{ {UNIT_TESTS.read_text()} }}")
-    assert failures == []
+    assert not failures, "\n".join(failures)
     page.context.close()
 
 
@@ -129,7 +134,10 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     def claim(sentence, search):
         r.type(sentence)
         r.click("button[data-action=claim]")
-        page.locator("#tb-dialog-title").wait_for()
+        try:
+            page.locator("#tb-dialog-title").wait_for(timeout=5000)
+        except Exception:
+            raise AssertionError((page.locator(".tb-status").inner_text(), body(page), page.errors))
         r.press("Enter")  # accept the suggested claim name
         page.locator("#cite-search").wait_for()
         r.type(search)
