@@ -12,6 +12,7 @@ const CITE_GROUP_RE = /\[([^\[\]\n]*@[^\[\]\n]*)\](?![({])/g;
 export function slugify(text, maxWords = 6) {
   const ascii = text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   const words = ascii.split(/[^a-z0-9]+/).filter(Boolean).slice(0, maxWords);
+  while (words.length > 1 && /^(a|an|the|of|and|or|to|in|for|with|on|at|by)$/.test(words.at(-1))) words.pop();
   return words.join("-").slice(0, 60).replace(/-+$/, "") || "section";
 }
 
