@@ -370,7 +370,7 @@ export class Toolbar {
     const suggested = uniqueId(slugify(text.slice(start, end)), text);
     const fields = [{ name: "id", label: "Claim name (used in links and the review)", required: true, value: suggested }];
     if (this.config.isReviewer) {
-      fields.push({ name: "certainty", label: "Certainty of the evidence", choices: [["", "Not graded yet"], ["high", "High"], ["moderate", "Moderate"], ["low", "Low"], ["very low", "Very low"]] });
+      fields.push({ name: "certainty", label: "Certainty of the evidence", choices: [["", "Not graded yet"], ["high", "High"], ["moderate", "Moderate"], ["low", "Low"], ["very-low", "Very low"]] });
     }
     const v = await askDialog({ title: "Mark as claim", submit: "Next: choose sources", fields, note: "" });
     if (!v) return this.textarea.focus();

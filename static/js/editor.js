@@ -2,7 +2,7 @@
 // the slug that follows the title, and the unsaved draft kept in local storage.
 // Loaded as <script type="module"> from a static file (no inline script under the CSP).
 
-import { Toolbar, starterOutline } from "./editor-toolbar.js";
+import { Toolbar, askDialog, starterOutline } from "./editor-toolbar.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -242,6 +242,35 @@ function liveChecks(textarea) {
   update();
 }
 
+/** For a Clinical reviewer: a Grade control on each claim in the preview, posting to
+ * the same endpoint as the claims table. */
+function gradeInPreview(textarea, config) {
+  const preview = textarea.closest(".markdownx")?.querySelector(".markdownx-preview");
+  if (!preview || !config.claimsUrl) return;
+  const add = () => {
+    for (const span of preview.querySelectorAll(".claim[id^='claim-']")) {
+      if (span.querySelector(".grade-button")) continue;
+      const key = span.id.slice("claim-".length);
+      const button = el("button", { type: "button", class: "button grade-button", text: "Grade", "aria-label": `Grade or comment on claim ${key}` });
+      button.addEventListener("click", async () => {
+        const v = await askDialog({ title: `Claim ${key}`, submit: "Record", fields: [
+          { name: "certainty", label: "Certainty of the evidence", choices: [["", "Keep as it is"], ["high", "High"], ["moderate", "Moderate"], ["low", "Low"], ["very-low", "Very low"]] },
+          { name: "comment", label: "Comment for the author (optional)", multiline: true }] });
+        if (!v) return button.focus();
+        const form = el("form", { method: "post", action: config.claimsUrl, hidden: true });
+        for (const [name, value] of Object.entries({ csrfmiddlewaretoken: config.csrf, claim: key, certainty: v.certainty, comment: v.comment })) {
+          form.append(el("input", { type: "hidden", name, value }));
+        }
+        document.body.append(form);
+        form.submit();
+      });
+      span.append(" ", button);
+    }
+  };
+  new MutationObserver(debounce(add, 50)).observe(preview, { childList: true, subtree: true });
+  add();
+}
+
 function init() {
   const config = document.getElementById("editor-config")?.dataset;
   const textarea = document.querySelector("textarea.article-body-editor");
@@ -250,6 +279,7 @@ function init() {
     searchUrl: config.searchUrl, addUrl: config.addUrl, uploadUrl: config.uploadUrl,
     csrf: document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "",
     isReviewer: config.reviewer === "true", user: config.user, article: config.article,
+    claimsUrl: config.claimsUrl || "",
   };
   settings.pickCitations = (opts) => citationPicker(settings, opts);
   if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
@@ -259,6 +289,7 @@ function init() {
   followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
   keepDraft(textarea, textarea.form, settings);
   liveChecks(textarea);
+  gradeInPreview(textarea, settings);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

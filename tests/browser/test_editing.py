@@ -189,9 +189,25 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     # The reviewer's page: the state, checks, claims table and live preview pass axe.
     reviewer = log_in(browser, site, "reviewer")
     reviewer.goto(change_url)
-    reviewer.locator(".markdownx-preview .claim").nth(2).wait_for()
+    reviewer.locator(".markdownx-preview .claim .grade-button").nth(2).wait_for()
     axe_clean(reviewer, "#content-main")
+    # ...grades the first claim on the claim itself, in the preview.
+    reviewer.locator(".markdownx-preview .grade-button").first.click()
+    reviewer.select_option(".tb-dialog select[name=certainty]", "low")
+    reviewer.fill(".tb-dialog textarea[name=comment]", "One small crossover trial.")
+    reviewer.click(".tb-dialog button[type=submit]")
+    reviewer.wait_for_load_state()
+    message = reviewer.locator(".messagelist").inner_text()
+    assert "2 claim(s) still to grade" in message, message
+    row = reviewer.locator("#claim-row-one-infusion-of-ketamine-eased-ptsd")
+    assert "Low" in row.inner_text() and "One small crossover trial." in row.inner_text()
     shot(reviewer, "review-claims", ".claims-table")
+    # ...and sends it back: the page says who holds it now.
+    reviewer.fill("form:has(button[value=request_changes]) textarea[name=comment]", "Add dosing.")
+    reviewer.click("button[value=request_changes]")
+    message = reviewer.locator(".messagelist").inner_text()
+    assert "Sent back to Dr Casey Lin" in message, message
+    assert reviewer.errors == []
     reviewer.context.close()
 
     counts = {"toolbar": {"clicks": r.clicks, "keystrokes": r.keys}}
