@@ -214,7 +214,11 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     # The same article in the plain textarea: every character of the same fields typed,
     # the body included, plus one click per field and the two buttons.
     typed = "Ketamine and PTSD" + "What the trials of ketamine for PTSD found." + "ptsd" + text
-    counts["plain"] = {"clicks": 6, "keystrokes": len(typed) + 2}
+    counts["plain"] = {
+        "clicks": 6,
+        "keystrokes": len(typed) + 2,
+        "markup_characters": sum(c in MARKUP for c in typed),
+    }
     COUNTS.parent.mkdir(parents=True, exist_ok=True)
     COUNTS.write_text(json.dumps(counts, indent=1))
     print(counts)
