@@ -279,3 +279,27 @@ def citation_add(request):
         else:
             notes.append(f"Added {item.citation.key}.")
     return JsonResponse({"message": " ".join(notes), "citations": rows})
+
+
+@never_cache
+@staff_only
+def citation_status(request):
+    """JSON: which of the given keys (?keys=a,b; at most 200) name a retracted or
+    flagged source, for the editor's live checks: the article's own keys (?article=)
+    first, then the library's. At most two queries."""
+    keys = {k for k in request.GET.get("keys", "").split(",") if k}
+    keys = set(sorted(keys)[:200])
+    flagged: dict[str, str] = {}
+    article_id = request.GET.get("article", "")
+    if article_id.isdigit():
+        for link in (
+            ArticleCitation.objects.filter(article_id=int(article_id), key__in=keys)
+            .select_related("citation")
+            .exclude(citation__retraction_status=Citation.Retraction.NONE)
+        ):
+            flagged[link.key] = link.citation.get_retraction_status_display()
+    for citation in Citation.objects.filter(key__in=keys - set(flagged)).exclude(
+        retraction_status=Citation.Retraction.NONE
+    ):
+        flagged.setdefault(citation.key, citation.get_retraction_status_display())
+    return JsonResponse({"flagged": flagged})

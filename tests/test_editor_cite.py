@@ -154,3 +154,15 @@ def test_failed_lookup_offers_the_paste_route_with_the_identifier(client, team, 
     assert "could not be fetched" in data["message"]
     assert "DO  - 10.1000/nowhere.1" in data["paste_template"]
     assert not Citation.objects.exists()
+
+
+def test_status_names_flagged_sources_only(client, team):
+    sound, retracted = citation(1, "Sound trial"), citation(2, "Withdrawn trial")
+    retracted.retraction_status = Citation.Retraction.RETRACTED
+    Citation.objects.bulk_create([sound, retracted])
+    client.force_login(team["author"])
+
+    url = reverse("editor:citation-status")
+    data = client.get(url, {"keys": f"{sound.key},{retracted.key},nosuchkey"}).json()
+
+    assert data == {"flagged": {retracted.key: "Retracted"}}

@@ -2,7 +2,7 @@
 // the slug that follows the title, and the unsaved draft kept in local storage.
 // Loaded as <script type="module"> from a static file (no inline script under the CSP).
 
-import { Toolbar, askDialog, starterOutline } from "./editor-toolbar.js";
+import { Toolbar, askDialog, findClaims, imageMarkdown, starterOutline } from "./editor-toolbar.js";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -180,7 +180,7 @@ function keepDraft(textarea, form, config) {
 }
 
 /** Plain-words checks beside the editor, read from the live preview after each update. */
-function liveChecks(textarea) {
+function liveChecks(textarea, config) {
   const preview = textarea.closest(".markdownx")?.querySelector(".markdownx-preview");
   if (!preview) return;
   const list = el("ul", { class: "live-checks" });
@@ -208,9 +208,20 @@ function liveChecks(textarea) {
     const start = textarea.value.lastIndexOf("\n", at) + 1;
     return [start, at + id.length + 1];
   };
+  let flagged = {};
+  let asked = "";
+  const refreshFlags = async () => {
+    const keys = [...new Set([...textarea.value.matchAll(/@([\w][\w:.#$%&\-+?<>~/]*\w|\w)/g)].map((m) => m[1]))].sort();
+    const query = keys.join(",");
+    if (!config.statusUrl || query === asked) return;
+    asked = query;
+    const res = await fetch(`${config.statusUrl}?keys=${encodeURIComponent(query)}&article=${config.article || ""}`, { credentials: "same-origin" });
+    if (res.ok) { flagged = (await res.json()).flagged; update(); }
+  };
   const update = () => {
     const items = [];
     const text = textarea.value;
+    const claimKeys = Object.fromEntries(findClaims(text).map((c) => [c.id, [...c.inner.matchAll(/@([\w][\w:.#$%&\-+?<>~/]*\w|\w)/g)].map((m) => m[1])]));
     for (const p of preview.querySelectorAll(".format-error")) {
       const m = p.textContent.match(/^Line (\d+): (.*)$/s);
       if (m) {
@@ -223,7 +234,11 @@ function liveChecks(textarea) {
     }
     for (const span of preview.querySelectorAll(".claim")) {
       const words = span.textContent.replace(/\s+/g, " ").trim().slice(0, 60);
-      if (!span.querySelector("a.citation")) {
+      const bad = (claimKeys[(span.id || "").replace(/^claim-/, "")] || []).filter((k) => flagged[k]);
+      if (bad.length) {
+        span.dataset.state = "retracted";
+        items.push(item("error", `“${words}…”: cites a source marked ${bad.map((k) => `${flagged[k].toLowerCase()} (${k})`).join(", ")}. Replace or remove that source.`, claimRange(span)));
+      } else if (!span.querySelector("a.citation")) {
         span.dataset.state = "uncited";
         items.push(item("error", `“${words}…”: This statement has no source yet. Select it and press Cite.`, claimRange(span)));
       } else if (span.dataset.certainty === "unrated") {
@@ -238,8 +253,29 @@ function liveChecks(textarea) {
     }
     list.replaceChildren(...(items.length ? items : [item("ok", "No problems found so far.", null)]));
   };
-  new MutationObserver(debounce(update, 100)).observe(preview, { childList: true, subtree: true });
+  new MutationObserver(debounce(() => { update(); refreshFlags(); }, 100)).observe(preview, { childList: true, subtree: true });
   update();
+  refreshFlags();
+}
+
+/** An image dropped or pasted into the text (markdownx's upload) gets its description. */
+function describeUploads(textarea) {
+  const ask = debounce(async () => {
+    const at = textarea.value.indexOf("![](");
+    if (at < 0) return;
+    const end = textarea.value.indexOf(")", at);
+    const url = textarea.value.slice(at + 4, end);
+    const v = await askDialog({ title: "Describe the image", submit: "Add description", fields: [
+      { name: "description", label: "Describe the image for people who cannot see it", required: true }] });
+    const text = textarea.value;
+    const now = text.indexOf(`![](${url})`);
+    if (!v || now < 0) return;
+    const md = imageMarkdown(v.description, url);
+    textarea.value = text.slice(0, now) + md + text.slice(now + url.length + 5);
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  }, 300);
+  textarea.addEventListener("input", ask);
+  textarea.closest(".markdownx")?.addEventListener("markdownx.fileUploadEnd", ask);
 }
 
 /** For a Clinical reviewer: a Grade control on each claim in the preview, posting to
@@ -279,7 +315,7 @@ function init() {
     searchUrl: config.searchUrl, addUrl: config.addUrl, uploadUrl: config.uploadUrl,
     csrf: document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "",
     isReviewer: config.reviewer === "true", user: config.user, article: config.article,
-    claimsUrl: config.claimsUrl || "",
+    claimsUrl: config.claimsUrl || "", statusUrl: config.statusUrl,
   };
   settings.pickCitations = (opts) => citationPicker(settings, opts);
   if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
@@ -288,7 +324,8 @@ function init() {
   }
   followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
   keepDraft(textarea, textarea.form, settings);
-  liveChecks(textarea);
+  liveChecks(textarea, settings);
+  if (!textarea.disabled) describeUploads(textarea);
   gradeInPreview(textarea, settings);
 }
 

@@ -320,3 +320,26 @@ def test_unsaved_text_is_offered_back_after_the_tab_closes(browser, site):
     page.click("text=Restore my unsaved text")
     assert body(page) == "Text I had not saved."
     page.context.close()
+
+
+@pytest.mark.browser
+def test_image_button_uploads_and_writes_the_description_as_alt_text(browser, site, tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "scan.png"
+    Image.new("RGB", (40, 30), "#336699").save(png)
+    page = log_in(browser, site, "author")
+    page.goto(f"{site['url']}/admin/articles/article/add/")
+    page.locator(".editor-toolbar").wait_for()
+    page.fill("#id_body", "")
+    page.click("button[data-action=image]")
+    page.fill(".tb-dialog input[name=description]", "A brain scan with two bright areas")
+    page.set_input_files(".tb-dialog input[type=file]", str(png))
+    page.click(".tb-dialog button[type=submit]")
+    page.locator(".tb-status", has_text="Image added").wait_for()
+    assert re.fullmatch(
+        r"!\[A brain scan with two bright areas\]\(/media/uploads/[0-9a-f]{32}\.png\)",
+        body(page),
+    ), body(page)
+    assert page.errors == []
+    page.context.close()
