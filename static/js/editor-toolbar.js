@@ -128,6 +128,15 @@ export function insertCitation(text, pos, key, locator = "") {
   return { text: before + group + text.slice(pos), cursor: pos + group.length };
 }
 
+/** Where Cite inserts: inside the claim at the cursor (before its closing bracket, so
+ * the source belongs to the claim), else at the cursor itself. */
+export function citeTarget(text, pos) {
+  const claim = findClaims(text).find((c) => pos >= c.start && pos <= c.end);
+  if (!claim) return pos;
+  const closing = claim.start + 1 + claim.inner.length;
+  return pos > claim.start && pos <= closing ? pos : closing;
+}
+
 /** Wrap the selection in `marker` (bold `**`, italic `*`), or insert it around `fallback`. */
 export function wrapInline(text, start, end, marker, fallback) {
   const inner = text.slice(start, end) || fallback;
@@ -342,7 +351,7 @@ export class Toolbar {
     } else if (action === "cite") {
       const picked = await this.config.pickCitations({ multiple: false, anchor: ta });
       if (!picked || !picked.length) return ta.focus();
-      let r = { text: ta.value, cursor: end };
+      let r = { text: ta.value, cursor: citeTarget(ta.value, end) };
       for (const p of picked) r = insertCitation(r.text, r.cursor, p.key, p.locator);
       this.apply(r.text, r.cursor);
       this.say(`Cited ${picked.map((p) => p.key).join(", ")}.`);

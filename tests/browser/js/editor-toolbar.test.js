@@ -44,6 +44,14 @@ eq("cite adds to group", m.insertCitation("A fact [@a].", 11, "b").text, "A fact
 eq("cite no duplicate in group", m.insertCitation("A fact [@a].", 11, "a").text, "A fact [@a].");
 eq("cite not into a claim span", m.insertCitation("[x]{.claim #c}", 14, "a").text, "[x]{.claim #c} [@a]");
 
+const uncited = "Before. [Exposure therapy helps.]{.claim #exp} After.";
+eq("cite target after a claim goes inside it", m.citeTarget(uncited, uncited.indexOf("}") + 1), uncited.indexOf("]{"));
+eq("cite target on the claim's words goes inside", m.citeTarget(uncited, uncited.indexOf("therapy")), uncited.indexOf("therapy"));
+eq("cite target outside a claim stays", m.citeTarget(uncited, 3), 3);
+const target = m.citeTarget(uncited, uncited.indexOf("}") + 1);
+eq("cite into an uncited claim", m.insertCitation(uncited, target, "foa2007").text,
+  "Before. [Exposure therapy helps. [@foa2007]]{.claim #exp} After.");
+
 eq("bold", m.wrapInline("a b c", 2, 3, "**", "bold").text, "a **b** c");
 eq("italic empty", m.wrapInline("ab", 1, 1, "*", "italic").text, "a*italic*b");
 eq("link", m.linkMarkdown("NICE", "https://www.nice.org.uk/"), "[NICE](https://www.nice.org.uk/)");
