@@ -343,3 +343,18 @@ def test_image_button_uploads_and_writes_the_description_as_alt_text(browser, si
     ), body(page)
     assert page.errors == []
     page.context.close()
+
+
+@pytest.mark.browser
+def test_a_failed_doi_lookup_offers_the_paste_route_with_the_doi_filled(browser, site):
+    page = log_in(browser, site, "author")
+    page.goto(f"{site['url']}/admin/articles/article/add/")
+    page.locator(".editor-toolbar").wait_for()
+    page.click("button[data-action=cite]")
+    page.click(".cite-add summary")
+    page.fill("#cite-identifier", "10.9999/not-recorded.1")
+    page.click(".cite-add button")
+    page.locator(".cite-add-message", has_text="could not be fetched").wait_for()
+    assert "DO  - 10.9999/not-recorded.1" in page.input_value("#cite-paste")
+    assert page.evaluate("document.activeElement.id") == "cite-paste"
+    page.context.close()
