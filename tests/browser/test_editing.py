@@ -117,6 +117,8 @@ def test_toolbar_module_unit_tests_pass_in_chromium(browser, site):
 
 @pytest.mark.browser
 def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, site):
+    """...and the rest of the cycle: graded claim by claim in the preview, sent back,
+    fixed and resubmitted, approved, published."""
     url = site["url"]
     page = log_in(browser, site, "author")
     r = Recorder(page)
@@ -209,6 +211,47 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     assert "Sent back to Dr Casey Lin" in message, message
     assert reviewer.errors == []
     reviewer.context.close()
+
+    # The author fixes it (a sentence outside the claims) and resubmits.
+    author = log_in(browser, site, "author")
+    author.goto(change_url)
+    if author.locator("button[value=revise]").count():
+        author.click("button[value=revise]")
+    author.click("#id_body")
+    author.keyboard.press("Control+End")
+    author.keyboard.type(" The usual dose is 0.5 mg per kg of body weight.")
+    author.click("input[value='Save draft']")
+    author.wait_for_url(re.compile(r".*/change/$"))
+    author.click("button[value=submit]")
+    assert "In review" in author.locator("#state-title").inner_text()
+    author.context.close()
+
+    # The reviewer grades every claim still ungraded on the claim itself and approves.
+    reviewer = log_in(browser, site, "reviewer")
+    reviewer.goto(change_url)
+    for _ in range(3):
+        reviewer.locator(".markdownx-preview .grade-button").first.wait_for()
+        ungraded = reviewer.locator(".markdownx-preview .claim[data-state=ungraded] .grade-button")
+        if not ungraded.count():
+            break
+        ungraded.first.click()
+        reviewer.select_option(".tb-dialog select[name=certainty]", "moderate")
+        reviewer.click(".tb-dialog button[type=submit]")
+        reviewer.wait_for_load_state()
+    assert "Every claim is graded" in reviewer.locator(".messagelist").inner_text()
+    reviewer.fill("input[name=change_summary]", "First version.")
+    reviewer.click("button[value=approve]")
+    assert "Approved" in reviewer.locator("#state-title").inner_text()
+    assert "waits for a Publisher" in reviewer.locator(".messagelist").inner_text()
+    reviewer.context.close()
+
+    publisher = log_in(browser, site, "publisher")
+    publisher.goto(change_url)
+    publisher.click("button[value=publish]")
+    assert "Published" in publisher.locator("#state-title").inner_text()
+    publisher.goto(f"{url}/articles/ketamine-and-ptsd/")
+    assert "One infusion of ketamine eased PTSD symptoms" in publisher.content()
+    publisher.context.close()
 
     counts = {"toolbar": {"clicks": r.clicks, "keystrokes": r.keys}}
     # The same article in the plain textarea: every character of the same fields typed,
