@@ -230,7 +230,10 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     reviewer = log_in(browser, site, "reviewer")
     reviewer.goto(change_url)
     for _ in range(3):
-        reviewer.locator(".markdownx-preview .grade-button").first.wait_for()
+        reviewer.locator(".markdownx-preview .grade-button").nth(2).wait_for()
+        reviewer.wait_for_function(  # the live checks have given every claim its state
+            "() => document.querySelectorAll('.markdownx-preview .claim[data-state]').length === 3"
+        )
         ungraded = reviewer.locator(".markdownx-preview .claim[data-state=ungraded] .grade-button")
         if not ungraded.count():
             break
