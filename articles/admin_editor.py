@@ -43,6 +43,33 @@ HOLDER = {
 }
 
 
+def _person(user) -> str:
+    if user is None:
+        return "the author"
+    profile = getattr(user, "profile", None)
+    return getattr(profile, "display_name", "") or user.get_username()
+
+
+def next_step(article: Article, actor) -> str:
+    """After an action: who holds the article now and what happens next, in plain words."""
+    author = article.last_edited_by
+    if article.status == Article.Status.IN_REVIEW:
+        return "It is now with the Clinical reviewers. You will hear back when one has reviewed it."
+    if article.status == Article.Status.CHANGES_REQUESTED:
+        return (
+            f"Sent back to {_person(author)}. You will see it again when they resubmit."
+            if author != actor
+            else "It is back with you: make the changes and submit it again."
+        )
+    if article.status == Article.Status.APPROVED:
+        return "Approved. It now waits for a Publisher to publish or schedule it."
+    if article.status == Article.Status.PUBLISHED:
+        return "Published: readers see this version now."
+    if article.status == Article.Status.DRAFT:
+        return f"It is a draft with {_person(author)}."
+    return HOLDER.get(article.status, "")
+
+
 class ArticleBodyWidget(MarkdownxWidget):
     """markdownx's editor, previewing through the article-aware staff endpoint."""
 
@@ -77,8 +104,9 @@ class ArticleEditorForm(forms.Form):
         required=False,
         widget=ArticleBodyWidget(attrs={"rows": 30, "class": "article-body-editor"}),
         help_text=(
-            "Markdown. '## Heading' starts a section; cite with [@key]; mark a claim as "
-            "[statement [@key]]{.claim #claim-id certainty=moderate}."
+            "Use the buttons above the text: Section heading, Cite, Mark as claim. "
+            "Without them the text is Markdown: '## Heading' starts a section; cite with "
+            "[@key]; a claim is [statement [@key]]{.claim #claim-id}."
         ),
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -158,6 +186,7 @@ def editor_view(model_admin):
                 "form": form,
                 "media": model_admin.media + form.media,
                 "can_edit": can_edit,
+                "is_reviewer": workflow.user_in_group(request.user, workflow.CLINICAL_REVIEWERS),
             },
         )
 
@@ -302,7 +331,8 @@ def transition_view(model_admin):
             messages.error(request, str(exc))
         else:
             label = workflow.TRANSITIONS[action].label or action
-            messages.success(request, f"{label}: done.")
+            article.refresh_from_db()
+            messages.success(request, f"{label}: done. {next_step(article, request.user)}")
         return _back(article)
 
     return view
@@ -330,7 +360,16 @@ def claim_review_view(model_admin):
         except workflow.WorkflowError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Claim {key}: recorded.")
+            left = article.claims.filter(certainty="").count()
+            messages.success(
+                request,
+                f"Claim {key}: recorded. "
+                + (
+                    f"{left} claim(s) still to grade, then approve or request changes."
+                    if left
+                    else "Every claim is graded: approve the article or request changes."
+                ),
+            )
         return _back(article, f"#claim-row-{key}")
 
     return view

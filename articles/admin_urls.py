@@ -10,4 +10,7 @@ urlpatterns = [
     path("markdownify/", admin_views.markdownify, name="markdownify"),
     path("upload/", admin_views.upload, name="upload"),
     path("preview/<int:pk>/", admin_views.draft_preview, name="preview"),
+    path("citations/search/", admin_views.citation_search, name="citation-search"),
+    path("citations/add/", admin_views.citation_add, name="citation-add"),
+    path("citations/status/", admin_views.citation_status, name="citation-status"),
 ]

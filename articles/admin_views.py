@@ -158,3 +158,153 @@ class _PreviewVersion:
         self.change_summary = ""
         self.content_hash = ""
         self.number = None
+
+
+# --- cite while you write --------------------------------------------------------------
+
+SEARCH_LIMIT = 12
+SEARCH_MAX_CHARS = 200
+
+
+def _citation_row(citation: Citation) -> dict:
+    from articles.citations import format_reference_text
+
+    retracted = citation.retraction_status != Citation.Retraction.NONE
+    return {
+        "key": citation.key,
+        "reference": format_reference_text({**citation.csl, "id": citation.key}),
+        "year": citation.year,
+        "retracted": citation.get_retraction_status_display() if retracted else "",
+    }
+
+
+def citation_search_queryset(query: str):
+    """Library citations matching every word of `query` in the authors, title, year,
+    journal, key, DOI or PMID; ranked (identifier or key match first, then title
+    words, then the newest) and bounded by SEARCH_LIMIT. One query."""
+    from django.db.models import Case, IntegerField, Q, TextField, Value, When
+    from django.db.models.functions import Cast
+
+    words = query.split()[:8]
+    plain = query.strip().lower().removeprefix("https://doi.org/").removeprefix("doi:")
+    qs = Citation.objects.annotate(meta=Cast("csl", TextField()))
+    for word in words:
+        qs = qs.filter(
+            Q(title__icontains=word)
+            | Q(meta__icontains=word)
+            | Q(key__icontains=word)
+            | Q(doi__icontains=word)
+            | Q(pmid=word)
+        )
+    rank = Case(
+        When(Q(doi__iexact=plain) | Q(pmid=plain) | Q(key__iexact=plain), then=Value(0)),
+        When(title__istartswith=words[0] if words else "", then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(rank=rank).order_by("rank", "-year", "pk")[:SEARCH_LIMIT]
+
+
+@never_cache
+@staff_only
+def citation_search(request):
+    """JSON: the best library matches for ?q=, each with its formatted reference."""
+    query = request.GET.get("q", "")[:SEARCH_MAX_CHARS].strip()
+    if not query:
+        return JsonResponse({"results": []})
+    if not request.user.has_perm("articles.view_citation"):
+        raise Http404
+    rows = [_citation_row(c) for c in citation_search_queryset(query).defer("retraction_note")]
+    return JsonResponse({"results": rows})
+
+
+def _paste_template(kind: str, value: str) -> str:
+    """A record with the identifier filled, for the author to complete by hand: RIS for
+    a DOI, PubMed's format for a PMID."""
+    if kind == "pmid":
+        return f"PMID- {value}\nTI  - \nAU  - \nDP  - \nTA  - \n"
+    return f"TY  - JOUR\nTI  - \nAU  - \nPY  - \nJO  - \nDO  - {value}\nER  - \n"
+
+
+@never_cache
+@staff_only
+@require_POST
+def citation_add(request):
+    """Add a source from the editor's picker: a DOI or PMID (fetched), or pasted text.
+    A work already in the library resolves to the existing citation."""
+    from articles.fetching import FetchError, classify_identifier
+    from articles.services import library
+
+    if not request.user.has_perm("articles.add_citation"):
+        raise Http404
+    identifier = request.POST.get("identifier", "").strip()
+    text = request.POST.get("text", "")
+    if identifier:
+        try:
+            citation = library.citation_add_by_identifier(identifier=identifier, user=request.user)
+        except library.DuplicateCitationError as exc:
+            return JsonResponse(
+                {
+                    "message": f"Already in the library as {exc.existing.key}: using it.",
+                    "citations": [_citation_row(exc.existing)],
+                }
+            )
+        except FetchError as exc:
+            kind, value = classify_identifier(identifier)
+            return JsonResponse(
+                {
+                    "message": f"The details of {value} could not be fetched ({exc}). "
+                    "Paste the reference below instead: the identifier is filled in.",
+                    "fetch_failed": True,
+                    "paste_template": _paste_template(kind, value),
+                    "citations": [],
+                }
+            )
+        except library.EXPECTED_ERRORS as exc:
+            return JsonResponse({"message": str(exc), "citations": []}, status=400)
+        return JsonResponse(
+            {"message": f"Added {citation.key}.", "citations": [_citation_row(citation)]}
+        )
+    if not text.strip():
+        return JsonResponse(
+            {"message": "Enter a DOI or PMID, or paste a reference.", "citations": []}, status=400
+        )
+    try:
+        result = library.citations_add_from_text(text=text, fmt="auto", user=request.user)
+    except library.EXPECTED_ERRORS as exc:
+        return JsonResponse({"message": str(exc), "citations": []}, status=400)
+    rows, notes = [], []
+    for item in result.items:
+        if item.citation is not None:
+            rows.append(_citation_row(item.citation))
+        if item.outcome == "duplicate":
+            notes.append(f"Already in the library as {item.citation.key}: using it.")
+        elif item.outcome == "error":
+            notes.append(item.message)
+        else:
+            notes.append(f"Added {item.citation.key}.")
+    return JsonResponse({"message": " ".join(notes), "citations": rows})
+
+
+@never_cache
+@staff_only
+def citation_status(request):
+    """JSON: which of the given keys (?keys=a,b; at most 200) name a retracted or
+    flagged source, for the editor's live checks: the article's own keys (?article=)
+    first, then the library's. At most two queries."""
+    keys = {k for k in request.GET.get("keys", "").split(",") if k}
+    keys = set(sorted(keys)[:200])
+    flagged: dict[str, str] = {}
+    article_id = request.GET.get("article", "")
+    if article_id.isdigit():
+        for link in (
+            ArticleCitation.objects.filter(article_id=int(article_id), key__in=keys)
+            .select_related("citation")
+            .exclude(citation__retraction_status=Citation.Retraction.NONE)
+        ):
+            flagged[link.key] = link.citation.get_retraction_status_display()
+    for citation in Citation.objects.filter(key__in=keys - set(flagged)).exclude(
+        retraction_status=Citation.Retraction.NONE
+    ):
+        flagged.setdefault(citation.key, citation.get_retraction_status_display())
+    return JsonResponse({"flagged": flagged})
