@@ -22,7 +22,7 @@ from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
 from articles.diffing import diff_snapshots, inline_html
 from articles.models import Article, Certainty, ClaimCitation, EvidenceFactChange, ReviewEvent
 from articles.rendering import slugify_heading
-from articles.services import workflow
+from articles.services import library, workflow
 from articles.services.drafts import (
     DraftConflictError,
     UnknownTopicError,
@@ -470,7 +470,6 @@ class CitationSourceForm(forms.Form):
 
 def citation_add_view(model_admin):
     def view(request):
-        from articles.services import library
 
         if not model_admin.has_add_permission(request):
             raise PermissionDenied

@@ -8,6 +8,8 @@ import uuid
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import Case, IntegerField, Q, TextField, Value, When
+from django.db.models.functions import Cast
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
@@ -17,10 +19,13 @@ from PIL import Image, UnidentifiedImageError
 from articles.models import Article, ArticleCitation, Citation
 from articles.rendering import CITATION_KEY
 from articles.rendering import markdownify as render_preview
+from articles.services import library
 from articles.services.drafts import draft_snapshot
 from articles.services.versions import snapshot_render
 from articles.structured_data import medical_web_page
 from articles.views import version_topics
+from evidence.citations import format_reference_text
+from evidence.fetching import FetchError, classify_identifier
 
 # Raster formats only: never SVG or HTML, whatever the upload claims to be.
 UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),
@@ -167,7 +172,6 @@ SEARCH_MAX_CHARS = 200
 
 
 def _citation_row(citation: Citation) -> dict:
-    from articles.citations import format_reference_text
 
     retracted = citation.retraction_status != Citation.Retraction.NONE
     return {
@@ -182,8 +186,6 @@ def citation_search_queryset(query: str):
     """Library citations matching every word of `query` in the authors, title, year,
     journal, key, DOI or PMID; ranked (identifier or key match first, then title
     words, then the newest) and bounded by SEARCH_LIMIT. One query."""
-    from django.db.models import Case, IntegerField, Q, TextField, Value, When
-    from django.db.models.functions import Cast
 
     words = query.split()[:8]
     plain = query.strip().lower().removeprefix("https://doi.org/").removeprefix("doi:")
@@ -232,8 +234,6 @@ def _paste_template(kind: str, value: str) -> str:
 def citation_add(request):
     """Add a source from the editor's picker: a DOI or PMID (fetched), or pasted text.
     A work already in the library resolves to the existing citation."""
-    from articles.fetching import FetchError, classify_identifier
-    from articles.services import library
 
     if not request.user.has_perm("articles.add_citation"):
         raise Http404
