@@ -22,10 +22,10 @@ from articles.rendering import markdownify as render_preview
 from articles.services import library
 from articles.services.drafts import draft_snapshot
 from articles.services.versions import snapshot_render
-from articles.structured_data import medical_web_page
-from articles.views import version_topics
 from evidence.citations import format_reference_text
 from evidence.fetching import FetchError, classify_identifier
+from publicsite.structured_data import medical_web_page
+from publicsite.views import version_topics
 
 # Raster formats only: never SVG or HTML, whatever the upload claims to be.
 UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),

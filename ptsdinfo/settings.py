@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "markdownx",
     "evidence",
     "articles",
+    "publicsite",
 ]
 
 MIDDLEWARE = [
@@ -122,7 +123,7 @@ STORAGES = {
     },
 }
 
-# "default" holds cached public pages (articles/caching.py); "publication" holds the
+# "default" holds cached public pages (publicsite/caching.py); "publication" holds the
 # publication generation that every publish bumps. With Redis both are shared by all
 # machines. Without it pages stay in each process's memory, and the generation goes in
 # a small file cache that every process on this machine shares (gunicorn workers, cron
@@ -154,7 +155,7 @@ else:
         },
     }
 
-# Public page caching (articles/caching.py). Seconds a whole page stays in the
+# Public page caching (publicsite/caching.py). Seconds a whole page stays in the
 # application cache (a publish invalidates it sooner) and in shared caches (CDNs and
 # reverse proxies, which publishing purges: PTSDINFO_PURGE_URLS, comma-separated base
 # URLs such as http://127.0.0.1:6081, each sent `PURGE <path>` for the affected paths).

@@ -267,7 +267,7 @@ def purge_check(env: dict, proxy_port: int) -> list[str]:
 
     base = f"http://127.0.0.1:{proxy_port}"
     code = (
-        "import django; django.setup(); from articles import caching; "
+        "import django; django.setup(); from publicsite import caching; "
         f"print(caching.purge(paths=[{ARTICLE!r}]))"
     )
     before = fetch(base + ARTICLE)[1]
@@ -306,7 +306,7 @@ PROFILE_BUCKETS = (
     ("database: other ORM work", "QuerySet"),
     ("template rendering (the rest)", "Template.render"),
     ("view code (the rest)", "article_detail"),
-    ("articles/caching.py (key, ETag, headers)", "caching.py"),
+    ("publicsite/caching.py (key, ETag, headers)", "caching.py"),
     ("middleware and Django's handler (the rest)", "get_response"),
     ("gunicorn: accept, HTTP parsing, socket writes", "SyncWorker"),
 )

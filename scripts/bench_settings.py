@@ -2,7 +2,7 @@
 application page cache switched off (DummyCache), so every request renders.
 
 The publication generation keeps its own cache alias ("publication"), so
-articles/caching.py runs exactly the code path of a cache miss on every request.
+publicsite/caching.py runs exactly the code path of a cache miss on every request.
 Used only by scripts/bench.py; never in production.
 """
 

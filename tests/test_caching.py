@@ -20,11 +20,11 @@ from django.core.cache import caches
 from django.utils import timezone
 from django.utils.http import http_date
 
-from articles import caching
 from articles.models import Article, ArticleVersion
 from articles.roles import PUBLISHERS
 from articles.services.versions import version_create, version_publish
 from articles.services.workflow import article_withdraw, publish_scheduled
+from publicsite import caching
 from tests.factories import import_article, make_user, publish, write_article
 
 PAGES_SHOWING_TITLES = [

@@ -221,7 +221,7 @@ def test_article_list_shows_only_published_articles(client, live, tmp_path):
 def test_article_list_is_paginated(client, tmp_path, settings):
     for index in range(3):
         published_article(tmp_path, f"article-{index}")
-    with mock.patch("articles.views.LIST_PAGE_SIZE", 2):
+    with mock.patch("publicsite.views.LIST_PAGE_SIZE", 2):
         first = html_of(client.get("/articles/"))
         second = html_of(client.get("/articles/?page=2"))
         junk = client.get("/articles/?page=%00nonsense")
@@ -304,7 +304,7 @@ def test_server_error_page_renders_without_a_request(client):
 
 def test_server_error_answers_with_the_friendly_page(client):
     client.raise_request_exception = False
-    with mock.patch("articles.views.selectors.published_articles", side_effect=RuntimeError):
+    with mock.patch("publicsite.views.selectors.published_articles", side_effect=RuntimeError):
         response = client.get("/articles/")
 
     assert response.status_code == 500
@@ -357,7 +357,7 @@ def test_healthz_is_200_when_the_database_answers(client):
 
 
 def test_healthz_is_503_when_the_database_is_down(client):
-    with mock.patch("articles.views.connection.cursor", side_effect=DatabaseError("down")):
+    with mock.patch("publicsite.views.connection.cursor", side_effect=DatabaseError("down")):
         response = client.get("/healthz")
 
     assert response.status_code == 503

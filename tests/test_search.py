@@ -4,9 +4,9 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from articles.models import ArticleVersion
-from articles.search import (
+from articles.plaintext import document_text
+from publicsite.search import (
     MAX_QUERY_CHARS,
-    document_text,
     search_published,
     search_query_clean,
     snippet_around,

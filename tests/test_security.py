@@ -535,7 +535,7 @@ def test_database_failure_in_a_middleware_also_gives_503(client):
 
 @pytest.mark.django_db
 def test_other_errors_stay_500(client, published, settings):
-    with mock.patch("articles.views.render", side_effect=RuntimeError("bug")):
+    with mock.patch("publicsite.views.render", side_effect=RuntimeError("bug")):
         client.raise_request_exception = False
         response = client.get(published.get_absolute_url() + "?x=1")
 

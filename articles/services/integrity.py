@@ -33,7 +33,6 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from articles import caching
 from articles.models import (
     Article,
     ArticleCitation,
@@ -45,6 +44,7 @@ from articles.models import (
 )
 from articles.services.drafts import article_content_hash, draft_reopen
 from articles.services.workflow import CLINICAL_REVIEWERS, _locked, _record, user_in_group
+from articles.signals import article_notice_changed, send_after_commit
 from evidence import citations, fetching, retractions
 from evidence.retractions import REINSTATED, RetractionRecord, severity
 
@@ -562,8 +562,7 @@ def article_flag_for_rereview(
             comment=comment,
         )
     if "retraction_notice" in changed:
-        paths = caching.article_public_paths(article)
-        transaction.on_commit(lambda: caching.public_invalidate(paths=paths))
+        send_after_commit(article_notice_changed, article=article)
     return FlaggedArticle(
         slug=article.slug,
         citation_id=citation.pk,

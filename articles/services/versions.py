@@ -8,11 +8,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from articles import caching
 from articles.models import Article, ArticleVersion
+from articles.plaintext import document_text
 from articles.rendering import render_sections
-from articles.search import document_text
 from articles.services.drafts import draft_snapshot, snapshot_hash
+from articles.signals import article_published, send_after_commit
 
 
 class RenderingError(ValueError):
@@ -114,6 +114,5 @@ def version_publish(*, version: ArticleVersion, at=None) -> ArticleVersion:
             "updated_at",
         ]
     )
-    paths = caching.article_public_paths(article)
-    transaction.on_commit(lambda: caching.public_invalidate(paths=paths))
+    send_after_commit(article_published, article=article)
     return version

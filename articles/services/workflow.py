@@ -22,12 +22,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from articles import caching
 from articles.models import Article, ArticleVersion, Certainty, ReviewEvent
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates
 from articles.services.versions import version_create, version_publish
+from articles.signals import article_withdrawn, send_after_commit
 
 S = Article.Status
 
@@ -392,8 +392,7 @@ def article_withdraw(*, article: Article, user, reason: str) -> ReviewEvent:
     article.live_version = None
     article.withdrawn_reason = reason.strip()
     article.save(update_fields=["status", "live_version", "withdrawn_reason", "updated_at"])
-    paths = caching.article_public_paths(article)
-    transaction.on_commit(lambda: caching.public_invalidate(paths=paths))
+    send_after_commit(article_withdrawn, article=article)
     return _record(article, user, source=source, target=transition.target, comment=reason)
 
 

@@ -330,7 +330,7 @@ def test_a_publication_in_another_process_invalidates_every_worker(public_site):
             "shell",
             "-v0",
             "-c",
-            "from articles import caching; caching.public_invalidate(paths=[])",
+            "from publicsite import caching; caching.public_invalidate(paths=[])",
         ],
         env=public_site["env"],
         cwd=ROOT,

@@ -44,8 +44,8 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
+from articles.plaintext import document_text
 from articles.rendering import parse_body
-from articles.search import document_text
 from articles.services.drafts import snapshot_hash
 from articles.services.versions import add_months, snapshot_render
 

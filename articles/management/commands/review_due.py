@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from articles.models import Article
-from articles.selectors import reviews_due
 from articles.services.reminders import FAILED, NO_RECIPIENT, review_reminders_send
+from publicsite.selectors import reviews_due
 
 
 class Command(BaseCommand):

@@ -3,10 +3,10 @@
 from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
-from articles import views
-from articles.caching import public_page
-from articles.feeds import publications_feed
-from articles.sitemaps import SITEMAPS
+from publicsite import views
+from publicsite.caching import public_page
+from publicsite.feeds import publications_feed
+from publicsite.sitemaps import SITEMAPS
 
 app_name = "articles"
 

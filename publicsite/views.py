@@ -18,11 +18,11 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from articles import selectors
-from articles.caching import last_modified, public_page
 from articles.models import Topic
-from articles.search import search_published, search_query_clean
-from articles.structured_data import medical_web_page, web_site
+from publicsite import selectors
+from publicsite.caching import last_modified, public_page
+from publicsite.search import search_published, search_query_clean
+from publicsite.structured_data import medical_web_page, web_site
 
 LIST_PAGE_SIZE = 30
 # Pages that mention suicide get the help first (safe-messaging practice).

@@ -4,7 +4,7 @@ the topic pages and the fixed pages. Items are lists, so each section is one que
 from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
-from articles import selectors
+from publicsite import selectors
 
 
 class ArticleSitemap(Sitemap):

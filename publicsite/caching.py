@@ -42,10 +42,13 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe
+
+from articles.signals import article_notice_changed, article_published, article_withdrawn
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +90,10 @@ def _generation_bump() -> int:
 def public_invalidate(*, paths: Iterable[str]) -> int:
     """Make every cached public page stale and purge `paths` from reverse proxies.
 
-    Call it after the transaction that changed what readers see has committed
-    (`transaction.on_commit`), never inside it: a page rendered between a bump and the
-    commit would otherwise be cached with the old content under the new generation.
+    Runs after the transaction that changed what readers see has committed (the
+    articles.signals received below are sent on commit), never inside it: a page
+    rendered between a bump and the commit would otherwise be cached with the old
+    content under the new generation.
     Returns the new generation."""
     generation = _generation_bump()
     purge(paths=paths)
@@ -110,6 +114,15 @@ def article_public_paths(article) -> list[str]:
         reverse("articles:sitemap"),
         reverse("articles:search"),
     ]
+
+
+@receiver(article_published)
+@receiver(article_withdrawn)
+@receiver(article_notice_changed)
+def article_public_face_changed(sender, *, article, **kwargs) -> None:
+    """The services send these after their commit (articles.signals): every cached page
+    goes stale and the paths that show the article are purged."""
+    public_invalidate(paths=article_public_paths(article))
 
 
 # --- purging reverse proxies and CDNs -------------------------------------------------

@@ -5,7 +5,7 @@ from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from articles import selectors
+from publicsite import selectors
 
 
 class PublicationsFeed(Feed):

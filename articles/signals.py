@@ -1,0 +1,24 @@
+"""What happened to an article's public face, for whoever needs to react.
+
+The services send these after their transaction commits (`send_after_commit`), so a
+receiver never acts on a change that is rolled back. The public site's page cache
+(`publicsite.caching`) listens and purges; services never import it.
+
+Each signal is sent with `sender=Article` and `article=<Article>`.
+"""
+
+from django.db import transaction
+from django.dispatch import Signal
+
+from articles.models import Article
+
+# A version went live: first publication, a new version, or a scheduled publication.
+article_published = Signal()
+# The live version was taken down; readers see the tombstone.
+article_withdrawn = Signal()
+# The notice shown above the live version (a retracted or flagged source) changed.
+article_notice_changed = Signal()
+
+
+def send_after_commit(signal: Signal, *, article: Article) -> None:
+    transaction.on_commit(lambda: signal.send(sender=Article, article=article))
