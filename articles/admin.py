@@ -331,7 +331,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(admin.ModelAdmin):
-    """The sign-in audit log (articles/security.py writes it): read-only."""
+    """The sign-in audit log (accounts/security.py writes it): read-only."""
 
     list_display = ["created_at", "kind", "username", "ip_address", "path", "detail"]
     list_filter = ["kind"]

@@ -530,7 +530,7 @@ class SecurityEventKind(models.TextChoices):
 
 class SecurityEvent(models.Model):
     """Append-only audit log of sign-ins, failures, lockouts and second-factor events,
-    written by `articles.security` from django.contrib.auth's and django-axes' signals.
+    written by `accounts.security` from django.contrib.auth's and django-axes' signals.
     The username is kept as typed, so failures for unknown names are recorded too."""
 
     Kind = SecurityEventKind

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "evidence",
     "articles",
     "publicsite",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -224,18 +225,18 @@ _insert_after(
     MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "articles.security.PermissionsPolicyMiddleware",
+    "accounts.security.PermissionsPolicyMiddleware",
 )
 _insert_after(
     MIDDLEWARE,
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "articles.security.DatabaseFaultMiddleware",
+    "accounts.security.DatabaseFaultMiddleware",
 )
 _insert_after(
     MIDDLEWARE,
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "articles.security.StaffGuardMiddleware",
+    "accounts.security.StaffGuardMiddleware",
 )
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
@@ -260,7 +261,7 @@ if SECURE_SSL_REDIRECT:
     SECURE_CSP["upgrade-insecure-requests"] = True
 if os.environ.get("PTSDINFO_CSP_REPORT_URI"):
     SECURE_CSP["report-uri"] = os.environ["PTSDINFO_CSP_REPORT_URI"]
-# Browser features no page here uses; sent by articles.security.PermissionsPolicyMiddleware.
+# Browser features no page here uses; sent by accounts.security.PermissionsPolicyMiddleware.
 PTSDINFO_PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"
@@ -284,9 +285,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = int(os.environ.get("PTSDINFO_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PTSDINFO_LOGIN_COOLOFF_MINUTES", "60")))
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "articles.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 PTSDINFO_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
-AXES_VERBOSE = False  # articles.security writes the audit log and its own log lines
+AXES_VERBOSE = False  # accounts.security writes the audit log and its own log lines
 
 # Second factor (django-otp TOTP). When on, Clinical reviewers, Publishers and
 # superusers must enrol and verify a code before any admin or editor page. Off by

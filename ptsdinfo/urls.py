@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from articles import security
+from accounts import security
 from publicsite import views
 
 urlpatterns = [

@@ -30,7 +30,9 @@ def python_files(folder: str) -> list[Path]:
 
 # (files, module prefixes they must never import)
 RULES = [
-    ("evidence", ("articles", "publicsite", "ptsdinfo")),
+    ("evidence", ("articles", "publicsite", "accounts", "ptsdinfo")),
+    ("articles", ("accounts",)),
+    ("publicsite", ("accounts",)),
     # articles never reaches up into the public site: publications reach the page
     # cache through articles.signals. (The admin modules still live in articles and
     # may show public-site parts such as the structured data preview.)

@@ -463,13 +463,13 @@ def test_markdownify_limit_resets_in_the_next_minute(client, settings):
     settings.PTSDINFO_MARKDOWNIFY_PER_MINUTE = 2
     client.force_login(make_user("alice", groups=[AUTHORS]))
     url = reverse("editor:markdownify")
-    with mock.patch("articles.security.time.time", return_value=600.0):
+    with mock.patch("accounts.security.time.time", return_value=600.0):
         assert [client.post(url, {"content": "x"}).status_code for _ in range(3)] == [
             200,
             200,
             429,
         ]
-    with mock.patch("articles.security.time.time", return_value=660.0):
+    with mock.patch("accounts.security.time.time", return_value=660.0):
         assert client.post(url, {"content": "x"}).status_code == 200
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -23,6 +22,7 @@ from articles.services.workflow import (
     claim_comment,
 )
 from evidence.citations import read_bibliography
+from ptsdinfo.environment import is_production
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_PASSWORD = "ptsdinfo-demo"  # noqa: S105 - local demo accounts, printed by `make run`
@@ -68,13 +68,6 @@ DEMO_TOPICS = {
 
 class DemoRefused(Exception):
     """Demo accounts have documented passwords: never on a production deployment."""
-
-
-def is_production() -> bool:
-    """DEBUG off with a real secret key: how this project tells production apart."""
-    from articles.security import LOCAL_SECRET_KEY_PREFIX
-
-    return not settings.DEBUG and not settings.SECRET_KEY.startswith(LOCAL_SECRET_KEY_PREFIX)
 
 
 def active_demo_accounts() -> list[str]:

@@ -40,6 +40,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from articles.models import SecurityEvent
 from articles.roles import CLINICAL_REVIEWERS, PUBLISHERS
+from ptsdinfo.environment import LOCAL_SECRET_KEY_PREFIX
 
 logger = logging.getLogger("ptsdinfo.security")
 
@@ -68,8 +69,6 @@ def client_ip(request) -> str | None:
 
 # --- deploy checks (part of `check --deploy`, which the container runs first) -------
 
-LOCAL_SECRET_KEY_PREFIX = "insecure-local-only-key"  # noqa: S105 - a marker, not a key
-
 
 @register(Tags.security, deploy=True)
 def check_production_security(app_configs, **kwargs):
@@ -82,7 +81,6 @@ def check_production_security(app_configs, **kwargs):
                 id="ptsdinfo.E001",
             )
         )
-    problems.extend(_demo_account_problems())
     if not settings.PTSDINFO_REQUIRE_2FA:
         problems.append(
             CheckWarning(
@@ -93,32 +91,6 @@ def check_production_security(app_configs, **kwargs):
             )
         )
     return problems
-
-
-def _demo_account_problems() -> list:
-    """Demo accounts have passwords printed in the README: none may be active in production."""
-    from django.db import DatabaseError
-
-    from articles.services.demo import active_demo_accounts
-
-    try:
-        active = active_demo_accounts()
-    except DatabaseError as exc:
-        return [
-            CheckWarning(
-                f"Could not check for demo accounts: the database is unavailable ({exc}).",
-                id="ptsdinfo.W002",
-            )
-        ]
-    if not active:
-        return []
-    return [
-        Error(
-            f"Demo accounts with the published password are active: {', '.join(active)}.",
-            hint="Deactivate them or change their passwords (manage.py changepassword NAME).",
-            id="ptsdinfo.E002",
-        )
-    ]
 
 
 # --- headers ------------------------------------------------------------------------
