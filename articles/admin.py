@@ -55,6 +55,20 @@ class EvidenceForm(forms.Form):
     )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Immutable records (versions, audit logs): listed and shown, never added,
+    changed or deleted from the admin. The database refuses it too (triggers)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
@@ -290,37 +304,19 @@ class CitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ArticleVersion)
-class ArticleVersionAdmin(admin.ModelAdmin):
+class ArticleVersionAdmin(ReadOnlyAdmin):
     list_display = ["article", "number", "approved_at", "published_at", "reviewer_name"]
     list_select_related = ["article"]
     list_filter = ["published_at"]
     exclude = ["snapshot", "html"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ReviewEvent)
-class ReviewEventAdmin(admin.ModelAdmin):
+class ReviewEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "article", "kind", "from_state", "to_state", "claim_key", "actor"]
     list_filter = ["kind", "to_state"]
     list_select_related = ["article", "actor"]
     search_fields = ["article__title", "comment", "claim_key"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StaffProfile)
@@ -330,36 +326,18 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(admin.ModelAdmin):
+class SecurityEventAdmin(ReadOnlyAdmin):
     """The sign-in audit log (accounts/security.py writes it): read-only."""
 
     list_display = ["created_at", "kind", "username", "ip_address", "path", "detail"]
     list_filter = ["kind"]
     search_fields = ["username", "ip_address", "detail"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(EvidenceFactChange)
-class EvidenceFactChangeAdmin(admin.ModelAdmin):
+class EvidenceFactChangeAdmin(ReadOnlyAdmin):
     """The evidence-facts audit log (integrity.citation_evidence_set writes it): read-only."""
 
     list_display = ["created_at", "citation_key", "field", "from_value", "to_value", "actor"]
     list_filter = ["field", "source"]
     search_fields = ["citation_key", "reason"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

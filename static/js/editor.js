@@ -2,17 +2,8 @@
 // the slug that follows the title, and the unsaved draft kept in local storage.
 // Loaded as <script type="module"> from a static file (no inline script under the CSP).
 
-import { Toolbar, askDialog, findClaims, imageMarkdown, starterOutline } from "./editor-toolbar.js";
+import { Toolbar, askDialog, el, findClaims, imageMarkdown, starterOutline } from "./editor-toolbar.js";
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "text") node.textContent = v;
-    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children);
-  return node;
-}
 
 function debounce(fn, ms) {
   let timer;
