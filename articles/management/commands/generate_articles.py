@@ -386,8 +386,14 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _insert(self, chunk, *, prefix, author, reviewer, topics, pool) -> None:
-        now = timezone.now()
-        profile = reviewer.profile
+        """One chunk of generated articles, in bulk: the articles with their topics and
+        bibliography keys, their drafts (sections, claims, claim citations), then the
+        published version 1 and its review trail."""
+        articles = self._insert_articles(chunk, author=author, topics=topics, pool=pool)
+        self._insert_drafts(articles, chunk, pool=pool)
+        self._insert_versions(articles, chunk, prefix=prefix, author=author, reviewer=reviewer)
+
+    def _insert_articles(self, chunk, *, author, topics, pool) -> list[Article]:
         articles = Article.objects.bulk_create(
             [
                 Article(
@@ -417,6 +423,9 @@ class Command(BaseCommand):
                 for key in r["snapshot"]["bibliography"]
             ]
         )
+        return articles
+
+    def _insert_drafts(self, articles, chunk, *, pool) -> None:
         section_rows = [
             Section(article=a, position=i, heading=s["heading"], anchor=s["anchor"], body=s["body"])
             for a, r in zip(articles, chunk, strict=True)
@@ -456,6 +465,10 @@ class Command(BaseCommand):
                         )
                     )
         ClaimCitation.objects.bulk_create(links, batch_size=2000)
+
+    def _insert_versions(self, articles, chunk, *, prefix, author, reviewer) -> None:
+        now = timezone.now()
+        profile = reviewer.profile
         versions = []
         for a, r in zip(articles, chunk, strict=True):
             published = now - timedelta(days=r["days_ago"])
