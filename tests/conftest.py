@@ -3,6 +3,8 @@ import os
 import pytest
 from django.db import connection
 
+from tests.factories import import_article, make_team, publish, write_article
+
 # Fixtures through which a test reaches the database (pytest-django's, and ours build on them).
 DATABASE_FIXTURES = frozenset(
     {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
@@ -52,3 +54,18 @@ def plain_static_storage(settings):
 def fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per user; tests do not test the hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def team(db):
+    """One user per role: author, author2, reviewer, reviewer2, publisher (factories.make_team)."""
+    return make_team()
+
+
+@pytest.fixture
+def published_article(db, tmp_path):
+    """The factories' test article, imported and published as version 1."""
+    article = import_article(write_article(tmp_path)).article
+    publish(article)
+    article.refresh_from_db()
+    return article

@@ -7,14 +7,9 @@ from PIL import Image
 
 from articles.models import Article, ReviewEvent
 from articles.services import workflow
-from tests.factories import BIBLIOGRAPHY, import_article, make_team, write_article
+from tests.factories import BIBLIOGRAPHY, import_article, write_article
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from articles.admin_views import SEARCH_LIMIT, citation_search_queryset
 from articles.models import Citation
-from tests.factories import make_team, make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,11 +23,6 @@ VL  - 12
 DO  - 10.1080/20008198.2020.1824381
 ER  -
 """
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 def citation(n: int, title: str, author: str = "Smith", journal: str = "J Trauma", year=2000):

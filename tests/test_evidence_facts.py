@@ -28,7 +28,7 @@ from articles.models import (
 from articles.services import integrity, workflow
 from articles.services.drafts import article_import
 from articles.services.gates import article_gates
-from tests.factories import import_article, make_team, make_user, write_article
+from tests.factories import import_article, make_user, write_article
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +45,6 @@ BODY = (
     "{.claim #trial certainty=low}.\n"
 )
 NOW = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 def draft(tmp_path, team, slug="test-article"):

@@ -12,14 +12,9 @@ from articles.services import workflow
 from articles.services.gates import article_gates, identifiers_check_online
 from articles.services.workflow import WorkflowError
 from tests.evidence.test_fetching import certificate, server  # noqa: F401 - the recorded server
-from tests.factories import BIBLIOGRAPHY, import_article, make_team, write_article
+from tests.factories import BIBLIOGRAPHY, import_article, write_article
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from articles.roles import AUTHORS
 from articles.services import workflow
 from articles.services.drafts import draft_snapshot
 from articles.services.versions import snapshot_render
-from tests.factories import import_article, make_team, make_user, write_article
+from tests.factories import import_article, make_user, write_article
 
 CORPUS = Path(__file__).parent / "data" / "hostile" / "payloads.txt"
 # Elements that run code, load active content, submit or restyle the page.
@@ -106,11 +106,6 @@ def _no_preview_rate_limit(settings):
 @pytest.fixture
 def author(db):
     return make_user("alice", groups=[AUTHORS])
-
-
-@pytest.fixture
-def team(db):
-    return make_team()
 
 
 def test_corpus_has_at_least_100_distinct_payloads():

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from articles.models import Article, ArticleCitation, Citation, Claim, ClaimCitation, ReviewEvent
 from articles.services import integrity, workflow
 from evidence import fetching
-from tests.factories import import_article, make_team, write_article
+from tests.factories import import_article, write_article
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +41,6 @@ BODY = """\
 
 [Reviews agree it is promising [@review2021]]{.claim #reviews certainty=low}.
 """
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 def draft(tmp_path, team, *, slug="test-article", bibliography=(TRIAL, REVIEW), body=BODY):

@@ -8,15 +8,10 @@ from django.urls import reverse
 
 from articles.models import Article, ArticleVersion, ReviewEvent
 from articles.services import workflow
-from tests.factories import import_article, make_team, make_user, write_article
+from tests.factories import import_article, make_user, write_article
 
 pytestmark = pytest.mark.django_db
 REFUSED = (DatabaseError, IntegrityError, ProtectedError)
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from django.urls import reverse
 
 from articles.models import Article
 from ptsdinfo import routers
-from tests.factories import import_article, publish, write_article
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,13 +43,6 @@ def replica(db, settings):
         del connections.settings[routers.REPLICA]
 
 
-@pytest.fixture
-def live(tmp_path):
-    article = import_article(write_article(tmp_path)).article
-    publish(article)
-    return article
-
-
 def _queries(client, url, **extra):
     with (
         CaptureQueriesContext(connections["default"]) as primary,
@@ -70,7 +62,9 @@ def _queries(client, url, **extra):
         ("articles:search", {}, "?q=ketamine"),
     ],
 )
-def test_public_pages_read_from_the_replica(client, replica, live, name, kwargs, query):
+def test_public_pages_read_from_the_replica(
+    client, replica, published_article, name, kwargs, query
+):
     response, on_primary, on_replica = _queries(client, reverse(name, kwargs=kwargs) + query)
 
     assert response.status_code == 200
@@ -79,8 +73,10 @@ def test_public_pages_read_from_the_replica(client, replica, live, name, kwargs,
 
 
 @pytest.mark.django_db
-def test_signed_in_users_read_from_the_primary_even_on_public_pages(admin_client, replica, live):
-    response, on_primary, on_replica = _queries(admin_client, live.get_absolute_url())
+def test_signed_in_users_read_from_the_primary_even_on_public_pages(
+    admin_client, replica, published_article
+):
+    response, on_primary, on_replica = _queries(admin_client, published_article.get_absolute_url())
 
     assert response.status_code == 200
     assert on_primary >= 1
@@ -88,7 +84,7 @@ def test_signed_in_users_read_from_the_primary_even_on_public_pages(admin_client
 
 
 @pytest.mark.django_db
-def test_admin_pages_use_the_primary(admin_client, replica, live):
+def test_admin_pages_use_the_primary(admin_client, replica, published_article):
     response, on_primary, on_replica = _queries(
         admin_client, reverse("admin:articles_article_changelist")
     )
@@ -109,7 +105,7 @@ def test_admin_login_page_uses_the_primary_without_a_session(client, replica):
 
 
 @pytest.mark.django_db
-def test_reads_outside_a_request_use_the_primary(replica, live):
+def test_reads_outside_a_request_use_the_primary(replica, published_article):
     with CaptureQueriesContext(connections[routers.REPLICA]) as on_replica:
         assert Article.objects.get(slug="test-article").live_version_id
 

@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from articles.models import SecurityEvent
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
-from tests.factories import import_article, make_user, publish, write_article
+from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "test-pass-123"  # tests.factories.make_user's
@@ -33,13 +33,6 @@ def _fresh_cache():
     cache.clear()  # rate-limit counters and cached pages from other tests
     yield
     cache.clear()
-
-
-@pytest.fixture
-def published(db, tmp_path):
-    article = import_article(write_article(tmp_path)).article
-    publish(article)
-    return article
 
 
 def csp_of(response) -> dict[str, str]:
@@ -55,14 +48,14 @@ def csp_of(response) -> dict[str, str]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["anonymous", "staff"])
 @pytest.mark.parametrize("where", ["home", "article", "admin", "editor"])
-def test_strict_csp_on_public_and_admin_pages(client, published, who, where):
+def test_strict_csp_on_public_and_admin_pages(client, published_article, who, where):
     if who == "staff":
         client.force_login(make_user("sam", is_superuser=True))
     url = {
         "home": "/",
-        "article": published.get_absolute_url(),
+        "article": published_article.get_absolute_url(),
         "admin": "/admin/" if who == "staff" else "/admin/login/",
-        "editor": reverse("admin:articles_article_change", args=[published.pk])
+        "editor": reverse("admin:articles_article_change", args=[published_article.pk])
         if who == "staff"
         else "/admin/login/",
     }[where]
@@ -97,8 +90,8 @@ def test_nonce_differs_per_response(client):
 
 
 @pytest.mark.django_db
-def test_hardening_headers_on_every_page(client, published):
-    for url in ("/", published.get_absolute_url(), "/admin/login/", "/healthz"):
+def test_hardening_headers_on_every_page(client, published_article):
+    for url in ("/", published_article.get_absolute_url(), "/admin/login/", "/healthz"):
         response = client.get(url)
         assert response["X-Content-Type-Options"] == "nosniff", url
         assert response["Referrer-Policy"] == "strict-origin-when-cross-origin", url
@@ -483,9 +476,9 @@ def _database_down():
 
 
 @pytest.mark.django_db
-def test_database_down_gives_a_plain_503_never_a_traceback(client, published):
+def test_database_down_gives_a_plain_503_never_a_traceback(client, published_article):
     with _database_down():
-        response = client.get(published.get_absolute_url() + "?uncached=1")
+        response = client.get(published_article.get_absolute_url() + "?uncached=1")
         health = client.get("/healthz")
 
     assert response.status_code == 503
@@ -499,7 +492,7 @@ def test_database_down_gives_a_plain_503_never_a_traceback(client, published):
 
 
 @pytest.mark.django_db
-def test_site_recovers_by_itself_when_the_database_returns(client, published):
+def test_site_recovers_by_itself_when_the_database_returns(client, published_article):
     with _database_down():
         assert client.get("/articles/?page=down").status_code == 503
     assert client.get("/articles/?page=up").status_code == 200
@@ -507,8 +500,8 @@ def test_site_recovers_by_itself_when_the_database_returns(client, published):
 
 
 @pytest.mark.django_db
-def test_cached_public_pages_are_served_while_the_database_is_down(client, published):
-    url = published.get_absolute_url()
+def test_cached_public_pages_are_served_while_the_database_is_down(client, published_article):
+    url = published_article.get_absolute_url()
     # The page cache stores nothing rendered inside a transaction, and every test runs
     # in one: present this read-only request as if it were outside.
     with mock.patch.object(connection, "in_atomic_block", False):
@@ -518,7 +511,7 @@ def test_cached_public_pages_are_served_while_the_database_is_down(client, publi
             uncached = client.get("/articles/")
 
     assert response.status_code == 200
-    assert published.title in response.content.decode()
+    assert published_article.title in response.content.decode()
     assert uncached.status_code == 503
 
 
@@ -534,10 +527,10 @@ def test_database_failure_in_a_middleware_also_gives_503(client):
 
 
 @pytest.mark.django_db
-def test_other_errors_stay_500(client, published, settings):
+def test_other_errors_stay_500(client, published_article, settings):
     with mock.patch("publicsite.views.render", side_effect=RuntimeError("bug")):
         client.raise_request_exception = False
-        response = client.get(published.get_absolute_url() + "?x=1")
+        response = client.get(published_article.get_absolute_url() + "?x=1")
 
     assert response.status_code == 500
 

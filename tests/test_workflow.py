@@ -13,16 +13,11 @@ from articles.services import workflow
 from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates
 from articles.services.workflow import WorkflowError
-from tests.factories import import_article, make_team, make_user, write_article
+from tests.factories import import_article, make_user, write_article
 
 pytestmark = pytest.mark.django_db
 
 UNCITED = "[Ketamine cures PTSD]{.claim #cure certainty=low}\n"
-
-
-@pytest.fixture
-def team():
-    return make_team()
 
 
 @pytest.fixture
