@@ -72,7 +72,10 @@ def test_feed_query_budget(client, tmp_path, django_assert_max_num_queries):
         live_article(tmp_path, f"a{index}", f"Article {index}")
 
     with django_assert_max_num_queries(1):
-        client.get("/feed/")
+        response = client.get("/feed/")
+
+    assert response.status_code == 200
+    assert response.content.count(b"<entry>") == 3
 
 
 def sitemap_urls(client):
@@ -114,4 +117,7 @@ def test_sitemap_query_budget_is_constant(client, tmp_path, django_assert_max_nu
         live_article(tmp_path, f"a{index}", f"Article {index}")
 
     with django_assert_max_num_queries(2):
-        client.get("/sitemap.xml")
+        response = client.get("/sitemap.xml")
+
+    assert response.status_code == 200
+    assert response.content.count(b"/articles/a") == 5

@@ -355,11 +355,12 @@ def test_review_due_exits_0_when_nothing_is_overdue(article, team, capsys):
 
 
 def test_review_events_record_who_when_and_hash(article, team):
+    before = timezone.now()
     submitted(article, team)
 
     event = ReviewEvent.objects.filter(article=article, kind="transition").get()
     assert event.actor == team["author"]
-    assert event.created_at is not None
+    assert before <= event.created_at <= timezone.now()
     assert event.content_hash == article_content_hash(article)
 
 
