@@ -108,13 +108,13 @@ def test_concurrent_edit_in_the_admin_shows_the_conflict_and_keeps_my_text(brows
     body = first.input_value("#id_body")
     first.fill("#id_body", body.replace("## ", "## (edited by admin) ", 1))
     first.click("input[value='Save draft']")
-    assert "Saved." in first.content()
+    first.wait_for_selector("text=Saved.")  # the click returns before the next page loads
 
     mine = body + "\nMy own new paragraph, written at the same time.\n"
     second.fill("#id_body", mine)
     second.click("input[value='Save draft']")
 
-    assert "Someone else saved this article" in second.content()
+    second.wait_for_selector("text=Someone else saved this article")
     assert "My own new paragraph" in second.input_value("#id_body")
     assert "(edited by admin)" in second.locator(".conflict-current").inner_text()
     screenshot(second, "admin-conflict")
