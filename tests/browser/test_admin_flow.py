@@ -5,6 +5,7 @@ public page shows it."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 
@@ -56,7 +57,7 @@ def test_author_reviewer_publisher_flow(browser, site):
 
     # ...submits it, and is offered no approval.
     author.click("button[value=submit]")
-    assert "In review" in author.locator("#state-title").inner_text()
+    expect(author.locator("#state-title")).to_contain_text("In review")
     assert author.locator("button[value=approve]").count() == 0
     author.context.close()
 
@@ -73,7 +74,7 @@ def test_author_reviewer_publisher_flow(browser, site):
     screenshot(reviewer, "admin-change-form")
     reviewer.fill("input[name=change_summary]", "First version.")
     reviewer.click("button[value=approve]")
-    assert "Approved" in reviewer.locator("#state-title").inner_text()
+    expect(reviewer.locator("#state-title")).to_contain_text("Approved")
     reviewer.goto(change_url.replace("/change/", "/diff/") + "?old=none&new=1")
     assert "receptor-finding" in reviewer.content()
     screenshot(reviewer, "admin-diff")
@@ -83,7 +84,7 @@ def test_author_reviewer_publisher_flow(browser, site):
     publisher = log_in(browser, site, "publisher")
     publisher.goto(change_url)
     publisher.click("button[value=publish]")
-    assert "Published" in publisher.locator("#state-title").inner_text()
+    expect(publisher.locator("#state-title")).to_contain_text("Published")
     publisher.context.close()
 
     reader = browser.new_context().new_page()
@@ -116,7 +117,7 @@ def test_concurrent_edit_in_the_admin_shows_the_conflict_and_keeps_my_text(brows
 
     second.wait_for_selector("text=Someone else saved this article")
     assert "My own new paragraph" in second.input_value("#id_body")
-    assert "(edited by admin)" in second.locator(".conflict-current").inner_text()
+    expect(second.locator(".conflict-current")).to_contain_text("(edited by admin)")
     screenshot(second, "admin-conflict")
     first.context.close()
     second.context.close()

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import ROOT
 from tests.browser.test_public_pages import AXE, _require
@@ -184,7 +185,7 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     change_url = page.url
     assert "Saved." in page.content()
     r.click("button[value=submit]")
-    assert "In review" in page.locator("#state-title").inner_text()
+    expect(page.locator("#state-title")).to_contain_text("In review")
     assert page.errors == []
     page.context.close()
 
@@ -207,6 +208,7 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     # ...and sends it back: the page says who holds it now.
     reviewer.fill("form:has(button[value=request_changes]) textarea[name=comment]", "Add dosing.")
     reviewer.click("button[value=request_changes]")
+    reviewer.wait_for_selector("#state-title:has-text('Changes requested')")
     message = reviewer.locator(".messagelist").inner_text()
     assert "Sent back to Dr Casey Lin" in message, message
     assert reviewer.errors == []
@@ -223,7 +225,7 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     author.click("input[value='Save draft']")
     author.wait_for_url(re.compile(r".*/change/$"))
     author.click("button[value=submit]")
-    assert "In review" in author.locator("#state-title").inner_text()
+    expect(author.locator("#state-title")).to_contain_text("In review")
     author.context.close()
 
     # The reviewer grades every claim still ungraded on the claim itself and approves.
@@ -241,17 +243,17 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
         reviewer.select_option(".tb-dialog select[name=certainty]", "moderate")
         reviewer.click(".tb-dialog button[type=submit]")
         reviewer.wait_for_load_state()
-    assert "Every claim is graded" in reviewer.locator(".messagelist").inner_text()
+    expect(reviewer.locator(".messagelist")).to_contain_text("Every claim is graded")
     reviewer.fill("input[name=change_summary]", "First version.")
     reviewer.click("button[value=approve]")
-    assert "Approved" in reviewer.locator("#state-title").inner_text()
-    assert "waits for a Publisher" in reviewer.locator(".messagelist").inner_text()
+    expect(reviewer.locator("#state-title")).to_contain_text("Approved")
+    expect(reviewer.locator(".messagelist")).to_contain_text("waits for a Publisher")
     reviewer.context.close()
 
     publisher = log_in(browser, site, "publisher")
     publisher.goto(change_url)
     publisher.click("button[value=publish]")
-    assert "Published" in publisher.locator("#state-title").inner_text()
+    expect(publisher.locator("#state-title")).to_contain_text("Published")
     publisher.goto(f"{url}/articles/ketamine-and-ptsd/")
     assert "One infusion of ketamine eased PTSD symptoms" in publisher.content()
     publisher.context.close()
