@@ -10,12 +10,15 @@ from articles.services.drafts import (
 )
 
 
-def article_export(*, article: Article, directory: Path) -> list[Path]:
+def article_export(
+    *, article: Article, directory: Path, snapshot: dict | None = None
+) -> list[Path]:
     """Write `<slug>.md` and, when it cites anything, `<slug>.json` (CSL-JSON) into `directory`.
 
     Importing the written file gives back the same article (same content hash).
+    `snapshot`: the article's draft_snapshot when the caller already built it.
     """
-    snapshot = draft_snapshot(article)
+    snapshot = snapshot or draft_snapshot(article)
     directory.mkdir(parents=True, exist_ok=True)
     article_path = directory / f"{article.slug}.md"
     article_path.write_text(snapshot_article_text(snapshot), encoding="utf-8")

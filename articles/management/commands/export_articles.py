@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.management.progress import Progress
 from articles.models import Article
-from articles.services.drafts import article_content_hash
+from articles.services.drafts import draft_snapshot, snapshot_hash
 from articles.services.exports import article_export
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
@@ -29,7 +29,8 @@ class Command(BaseCommand):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"cannot create {directory}: {exc.strerror}") from exc
-        articles = list(Article.objects.exclude(status=Article.Status.WITHDRAWN).order_by("slug"))
+        articles = Article.objects.exclude(status=Article.Status.WITHDRAWN).order_by("slug")
+        total = articles.count()
         skipped = list(
             Article.objects.filter(status=Article.Status.WITHDRAWN)
             .order_by("slug")
@@ -38,10 +39,11 @@ class Command(BaseCommand):
         progress = Progress(self.stderr)
         rows = []
         try:
-            for done, article in enumerate(articles):
-                progress("Exporting articles", done, len(articles))
+            # iterator(): one article in memory at a time, however many there are.
+            for done, article in enumerate(articles.iterator(chunk_size=500)):
+                progress("Exporting articles", done, total)
                 rows.append(export_one(article, folder))
-            progress("Exporting articles", len(articles), len(articles))
+            progress("Exporting articles", total, total)
         finally:
             progress.close()
 
@@ -64,15 +66,16 @@ class Command(BaseCommand):
             withdrawn = f"; {len(skipped)} withdrawn skipped" if skipped else ""
             self.stdout.write(f"{summary}{withdrawn}")
         if counts["failed"]:
-            raise CommandError(f"{counts['failed']} of {len(articles)} articles were not written")
+            raise CommandError(f"{counts['failed']} of {total} articles were not written")
 
 
 def export_one(article: Article, folder: Path) -> dict:
-    row = {"slug": article.slug, "content_hash": article_content_hash(article)}
+    snapshot = draft_snapshot(article)  # built once: the hash and the files come from it
+    row = {"slug": article.slug, "content_hash": snapshot_hash(snapshot)}
     targets = [folder / f"{article.slug}.md", folder / f"{article.slug}.json"]
     try:
         before = {path: path.read_bytes() for path in targets if path.exists()}
-        written = article_export(article=article, directory=folder)
+        written = article_export(article=article, directory=folder, snapshot=snapshot)
         after = {path: path.read_bytes() for path in written}
     except OSError as exc:
         return row | {"outcome": "failed", "error": f"{exc.filename}: {exc.strerror}"}
