@@ -516,19 +516,17 @@ def claim_links[T](
     claim: ClaimSource, citations_by_key: Mapping[str, T]
 ) -> list[tuple[T, str, str]]:
     """The (citation, relation, locator) links a claim's Markdown gives, in the order the
-    claim rows store them: supporting citations as cited, then contradicting ones; one
-    link per citation and relation (two keys for one work, or one work cited twice, keep
-    the first mention and its locator). The one derivation `_write_sections`, the merge
-    of duplicate citations and `draft_verify` share."""
-    links, seen = [], set()
+    claim rows store them: supporting citations as first cited, then contradicting ones.
+    One link per citation and relation: a work cited twice (or under two keys) keeps the
+    place of its first mention and the first locator given for it. The one derivation
+    `_write_sections`, the merge of duplicate citations and `draft_verify` share."""
+    links: dict[tuple[T, str], str] = {}
     supports = [(ref.key, SUPPORTS, ref.locator[:LOCATOR_MAX]) for ref in claim.supports]
     contradicts = [(key, CONTRADICTS, "") for key in claim.contradicts]
     for key, relation, locator in supports + contradicts:
-        citation = citations_by_key[key]
-        if (citation, relation) not in seen:
-            seen.add((citation, relation))
-            links.append((citation, relation, locator))
-    return links
+        link = (citations_by_key[key], relation)
+        links[link] = links.get(link) or locator
+    return [(citation, relation, locator) for (citation, relation), locator in links.items()]
 
 
 def _write_sections(

@@ -202,14 +202,14 @@ def _reference_text(item: dict) -> str:
     return reader.references[1]
 
 
-def _first_per_work(links):
-    """One entry per (work, ...) as `claim_links` keeps them: the first mention."""
-    seen, kept = set(), []
-    for link in links:
-        if link[0] not in seen:
-            seen.add(link[0])
-            kept.append(link)
-    return kept
+def _first_per_work(links: list[tuple]) -> list[tuple]:
+    """One (work, locator) per work, as `claim_links` keeps them: the place of its first
+    mention, the first locator given for it."""
+    kept: dict = {}
+    for work, *locator in links:
+        if not any(kept.get(work, ())):
+            kept[work] = tuple(locator)
+    return [(work, *locator) for work, locator in kept.items()]
 
 
 def _snapshot_claim_rows(snapshot: dict, work) -> list[tuple]:
