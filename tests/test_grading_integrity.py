@@ -186,7 +186,7 @@ def test_a_save_that_would_store_other_claims_than_its_text_is_rolled_back(
     assert claim_row(article).certainty == "high"
 
 
-def test_claim_rows_changed_behind_the_text_block_comments_and_approval(tmp_path, team):
+def test_claim_rows_changed_behind_the_text_block_comments_grades_and_approval(tmp_path, team):
     article = draft(tmp_path, team, CLAIM + "\n")
     workflow.article_submit(article=article, user=team["author"])
     Claim.objects.filter(article=article).update(certainty="low")  # not what the text says
@@ -195,6 +195,9 @@ def test_claim_rows_changed_behind_the_text_block_comments_and_approval(tmp_path
     for action in (
         lambda: workflow.claim_comment(
             article=article, user=team["reviewer"], key="lead-claim", comment="Check this"
+        ),
+        lambda: workflow.claim_grade(
+            article=article, user=team["reviewer"], key="lead-claim", certainty="moderate"
         ),
         lambda: workflow.article_approve(article=article, user=team["reviewer"]),
     ):

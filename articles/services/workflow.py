@@ -503,7 +503,7 @@ def _graded_body(*, sections, index: int, key: str, certainty: str, first_line: 
     Every `{...}` block naming `#key` is a candidate (a decoy may sit in a code span, a
     link title, a comment, another claim's text...). An edit is accepted only when
     parsing the whole edited body gives exactly the claims it gave before except this
-    claim's grade, now `certainty`, and the edited section renders the claim with that
+    claim's grade, now `certainty`, and the edited text renders the claim with that
     grade: the parser, not a pattern, says which block is the claim's. Candidates are
     tried nearest the claim's line first, at most MAX_GRADE_CANDIDATES of them."""
     heads = [(s.heading, s.anchor) for s in sections]
@@ -571,19 +571,12 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
     claim = article.claims.select_related("section").filter(key=key).first()
     if claim is None:
         raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
+    _verify_draft(article)  # so the rows, and the sections below, are what the text says
     sections = list(article.sections.order_by("position"))
     index = next(i for i, s in enumerate(sections) if s.pk == claim.section_id)
-    try:
-        parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
-    except ArticleFormatError as exc:
-        raise WorkflowError(
-            f"The draft text does not parse: {exc}", rule="draft-integrity"
-        ) from exc
-    stated = next((c.certainty for s in parsed for c in s.claims if c.id == key), None)
-    if stated is None:
-        raise WorkflowError(f"Claim {key!r} was not found in the text.", rule="claim-comment")
+    parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
     previous = claim.certainty
-    if stated != certainty:  # the text already says it: nothing to rewrite
+    if previous != certainty:  # else the text already says it: nothing to rewrite
         section = sections[index]
         section.body = _graded_body(
             sections=sections,
