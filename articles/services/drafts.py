@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +35,11 @@ from articles.models import (
     Section,
     Topic,
 )
-from articles.rendering import ArticleFormatError, SectionSource, parse_body
+from articles.rendering import ArticleFormatError, ClaimSource, SectionSource, parse_body
 from evidence import citations
+
+SUPPORTS, CONTRADICTS = ClaimCitation.Relation.SUPPORTS, ClaimCitation.Relation.CONTRADICTS
+LOCATOR_MAX = ClaimCitation._meta.get_field("locator").max_length
 
 
 class DraftConflictError(Exception):
@@ -306,6 +310,7 @@ def article_import(
             content_hash=after,
             comment=event_comment if event_comment is not None else f"Imported from {source.path}",
         )
+    draft_verify(article=article)
     return ImportResult(article=article, created=created, changed=changed, content_hash=after)
 
 
@@ -507,6 +512,23 @@ def describe_changes(article: Article, source: ArticleFile) -> list[str]:
     return changes
 
 
+def claim_links[T](
+    claim: ClaimSource, citations_by_key: Mapping[str, T]
+) -> list[tuple[T, str, str]]:
+    """The (citation, relation, locator) links a claim's Markdown gives, in the order the
+    claim rows store them: supporting citations as first cited, then contradicting ones.
+    One link per citation and relation: a work cited twice (or under two keys) keeps the
+    place of its first mention and the first locator given for it. The one derivation
+    `_write_sections`, the merge of duplicate citations and `draft_verify` share."""
+    links: dict[tuple[T, str], str] = {}
+    supports = [(ref.key, SUPPORTS, ref.locator[:LOCATOR_MAX]) for ref in claim.supports]
+    contradicts = [(key, CONTRADICTS, "") for key in claim.contradicts]
+    for key, relation, locator in supports + contradicts:
+        link = (citations_by_key[key], relation)
+        links[link] = links.get(link) or locator
+    return [(citation, relation, locator) for (citation, relation), locator in links.items()]
+
+
 def _write_sections(
     *, article: Article, sections: list[SectionSource], citations_by_key: dict[str, Citation]
 ) -> None:
@@ -537,32 +559,140 @@ def _write_sections(
                 position=claim_position,
             )
             claim_position += 1
-            seen = set()
-            for ref_position, ref in enumerate(claim_source.supports):
-                citation = citations_by_key[ref.key]
-                if (citation.pk, "supports") in seen:
-                    continue
-                seen.add((citation.pk, "supports"))
-                links.append(
-                    ClaimCitation(
-                        claim=claim,
-                        citation=citation,
-                        relation=ClaimCitation.Relation.SUPPORTS,
-                        locator=ref.locator[:100],
-                        position=ref_position,
-                    )
+            links.extend(
+                ClaimCitation(
+                    claim=claim,
+                    citation=citation,
+                    relation=relation,
+                    locator=locator,
+                    position=link_position,
                 )
-            for ref_position, key in enumerate(claim_source.contradicts, start=len(seen)):
-                citation = citations_by_key[key]
-                if (citation.pk, "contradicts") in seen:
-                    continue
-                seen.add((citation.pk, "contradicts"))
-                links.append(
-                    ClaimCitation(
-                        claim=claim,
-                        citation=citation,
-                        relation=ClaimCitation.Relation.CONTRADICTS,
-                        position=ref_position,
-                    )
+                for link_position, (citation, relation, locator) in enumerate(
+                    claim_links(claim_source, citations_by_key)
                 )
+            )
     ClaimCitation.objects.bulk_create(links)
+
+
+def draft_claims_relink(*, article: Article) -> None:
+    """Rebuild every claim's citation links from the draft's Markdown and bibliography
+    (after the library changed under it, e.g. a merge of duplicate citations)."""
+    citation_ids = dict(article.bibliography.values_list("key", "citation_id"))
+    claims = {claim.key: claim for claim in article.claims.all()}
+    ClaimCitation.objects.filter(claim__article=article).delete()
+    links = []
+    for section in parse_body(draft_body_text(article)):
+        for source in section.claims:
+            if source.id not in claims or not _keys_known(source, citation_ids):
+                continue  # draft_verify reports it
+            links.extend(
+                ClaimCitation(
+                    claim=claims[source.id],
+                    citation_id=citation_id,
+                    relation=relation,
+                    locator=locator,
+                    position=link_position,
+                )
+                for link_position, (citation_id, relation, locator) in enumerate(
+                    claim_links(source, citation_ids)
+                )
+            )
+    ClaimCitation.objects.bulk_create(links)
+
+
+def _keys_known(claim: ClaimSource, citation_ids: Mapping[str, int]) -> bool:
+    return all(
+        key in citation_ids for key in (*(r.key for r in claim.supports), *claim.contradicts)
+    )
+
+
+# --- the invariant: the stored claims are what the text says ---------------------------
+
+
+class DraftIntegrityError(ArticleFileError):
+    """The stored sections and claim rows differ from what parsing the draft's Markdown
+    gives. Raised inside the write that caused it, so that write is rolled back."""
+
+    def __init__(self, article: Article, problems: list[str]):
+        self.article = article
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(
+            f"the stored claims of {article.slug} would not match its text: "
+            f"{problems[0]}{more}; nothing was saved",
+            path="article text",
+        )
+
+
+def draft_problems(article: Article) -> list[str]:
+    """How the stored draft differs from its own Markdown; empty when it does not.
+
+    Parsing the sections' text (the whole body, as an export writes it) must give the
+    same sections and exactly the stored Claim rows: keys, order, section, statement,
+    certainty, and the supporting and contradicting citations with their locators and
+    order. Four queries, one parse."""
+    sections = list(article.sections.order_by("position"))
+    try:
+        parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
+    except ArticleFormatError as exc:
+        return [f"the text no longer parses ({exc})"]
+    problems = []
+    stored_sections = [(s.heading, s.anchor, s.body) for s in sections]
+    parsed_sections = [(s.heading, s.anchor, s.body) for s in parsed]
+    if stored_sections != parsed_sections:
+        problems.append("the sections read back from the text differ from the stored ones")
+    citation_ids = dict(article.bibliography.values_list("key", "citation_id"))
+    expected = []
+    for section in parsed:
+        for claim in section.claims:
+            if not _keys_known(claim, citation_ids):
+                problems.append(f"claim {claim.id!r} cites a key missing from the bibliography")
+                continue
+            expected.append(
+                (section.anchor, claim.id, claim.statement, claim.certainty,
+                 tuple(claim_links(claim, citation_ids)))
+            )  # fmt: skip
+    stored = [
+        (
+            claim.section.anchor,
+            claim.key,
+            claim.statement,
+            claim.certainty,
+            tuple(
+                (link.citation_id, link.relation, link.locator)
+                for link in sorted(
+                    claim.claim_citations.all(),
+                    key=lambda link: (link.relation != SUPPORTS, link.position, link.pk),
+                )
+            ),
+        )
+        for claim in article.claims.order_by("position")
+        .select_related("section")
+        .prefetch_related("claim_citations")
+    ]
+    if expected != stored:
+        problems.extend(_claim_differences(expected, stored))
+    return problems
+
+
+def _claim_differences(expected: list[tuple], stored: list[tuple]) -> list[str]:
+    fields = ("section", "key", "statement", "certainty", "citations")
+    if [row[1] for row in expected] != [row[1] for row in stored]:
+        return [
+            f"the text has claims {[row[1] for row in expected]} but the rows are "
+            f"{[row[1] for row in stored]}"
+        ]
+    return [
+        f"claim {want[1]!r}: its {name} in the text is {a!r}, stored {b!r}"
+        for want, got in zip(expected, stored, strict=True)
+        for name, a, b in zip(fields, want, got, strict=True)
+        if a != b
+    ]
+
+
+def draft_verify(*, article: Article) -> None:
+    """Raise DraftIntegrityError unless the stored claims are exactly what the draft's
+    text says. Every write path that touches a draft calls this last, inside its
+    transaction, so a write that breaks the invariant is rolled back whole."""
+    if problems := draft_problems(article):
+        raise DraftIntegrityError(article, problems)

@@ -42,7 +42,14 @@ from articles.models import (
     EvidenceFactChange,
     ReviewEvent,
 )
-from articles.services.drafts import article_content_hash, draft_reopen
+from articles.services.drafts import (
+    DraftIntegrityError,
+    article_content_hash,
+    draft_claims_relink,
+    draft_problems,
+    draft_reopen,
+    draft_verify,
+)
 from articles.services.workflow import CLINICAL_REVIEWERS, _locked, _record, user_in_group
 from articles.signals import article_notice_changed, send_after_commit
 from evidence import citations, fetching, retractions
@@ -279,11 +286,14 @@ class MergeError(Exception):
 def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeResult:
     """Merge `duplicates` into `keeper`; every claim link and bibliography key moves.
 
-    A claim that cited both keeps one link per relation (the keeper's, taking the
-    duplicate's locator when it had none): the unique (claim, citation, relation)
-    constraint holds and no claim loses a citation. Bibliography keys stay as the
-    Markdown wrote them. An article whose draft changes (its bibliography now shows the
+    A claim that cited both keeps one link per relation, at its first mention with the
+    first locator given, as a save would derive it: the unique (claim, citation,
+    relation) constraint holds and no claim loses a citation. Bibliography keys stay as
+    the Markdown wrote them. An article whose draft changes (its bibliography now shows the
     kept record) is reopened as any edit is; every touched article gets a ReviewEvent.
+    Each touched draft's claim links are then re-derived from its Markdown (two keys of
+    one claim may now name one work) and checked (`draft_verify`); a mismatch refuses
+    the whole merge.
     """
     pks = [keeper.pk, *(d.pk for d in duplicates)]
     locked = {c.pk: c for c in Citation.objects.select_for_update().filter(pk__in=pks)}
@@ -362,6 +372,13 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
 
     described = "; ".join(f"{citation_label(d)} \u201c{d.title}\u201d" for d in duplicates)
     for article in articles:
+        # Two keys of one claim may now name one work: the links are re-derived from the
+        # Markdown exactly as a save derives them, then checked against it.
+        draft_claims_relink(article=article)
+        try:
+            draft_verify(article=article)
+        except DraftIntegrityError as exc:
+            raise MergeError(str(exc)) from exc
         after = article_content_hash(article)
         comment = (
             f"Citation library merge (check_citations --merge): {described} duplicated "
@@ -517,7 +534,8 @@ def article_flag_for_rereview(
     - published -> in_review; approved -> in_review (the approval covered content that
       relies on the source: it is void, and a scheduled go-live is cancelled);
     - any other state stays (the draft is on its way to review anyway);
-    - a ReviewEvent with no actor (the system) names the citation and the evidence.
+    - a ReviewEvent with no actor (the system) names the citation and the evidence,
+      and any difference between the draft's stored claims and its text (`draft_problems`).
     """
     _locked(article)
     source = article.status
@@ -552,6 +570,10 @@ def article_flag_for_rereview(
             )
     if changed:
         article.save(update_fields=[*changed, "updated_at"])
+    if problems := draft_problems(article):
+        # Never a reason to hold back a retraction flag: said on the trail instead; the
+        # approval refuses this draft until it is saved again (rule "draft-integrity").
+        comment += " The draft's stored claims do not match its text: " + "; ".join(problems)
     if "status" in changed:
         _record(article, None, source=source, target=S.IN_REVIEW, comment=comment)
     else:

@@ -9,27 +9,46 @@ Rules enforced here, whichever way an action arrives (admin, command line, tests
 - only a Clinical reviewer approves, and never a draft they authored or edited;
 - approval names the exact content hash; an edit afterwards voids it (see drafts);
 - approval is refused while any publication gate reports an error;
+- a grade changes exactly the claim graded, as the parser reads it (`claim_grade`);
+- every write here ends by checking that the stored claims are what the draft's text
+  says (rule "draft-integrity"), and approval and publication check that the rendered
+  page says what the approved snapshot says (rules "rendered-matches-snapshot",
+  "snapshot-matches-text");
 - every transition writes an append-only ReviewEvent.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from articles.articlefile import write_body_text
 from articles.models import Article, ArticleVersion, Certainty, ReviewEvent
+from articles.rendering import (
+    MAX_ATTRIBUTE_CHARS,
+    ArticleFormatError,
+    parse_body,
+    render_sections,
+)
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
-from articles.services.drafts import article_content_hash
+from articles.services.drafts import DraftIntegrityError, article_content_hash, draft_verify
 from articles.services.gates import article_gates
-from articles.services.versions import version_create, version_publish
+from articles.services.versions import (
+    RenderedMismatchError,
+    page_read,
+    version_create,
+    version_publish,
+)
 from articles.signals import article_withdrawn, send_after_commit
 
 S = Article.Status
+logger = logging.getLogger(__name__)
 
 
 class WorkflowError(Exception):
@@ -235,6 +254,7 @@ def article_approve(
             "The draft changed after you reviewed it; review the new content before approving.",
             rule="content-hash",
         )
+    _verify_draft(article)
     errors = [p for p in article_gates(article=article, reviewer=user) if p.is_error]
     if errors:
         raise WorkflowError(
@@ -245,12 +265,15 @@ def article_approve(
         )
     if change_summary is None:
         change_summary = _latest_submit_comment(article)
-    version = version_create(
-        article=article,
-        author=article.last_edited_by or article.owner,
-        reviewer=user,
-        change_summary=change_summary,
-    )
+    try:
+        version = version_create(
+            article=article,
+            author=article.last_edited_by or article.owner,
+            reviewer=user,
+            change_summary=change_summary,
+        )
+    except RenderedMismatchError as exc:
+        raise _mismatch_refusal(exc, "Approval") from exc
     article.status = transition.target
     article.last_reviewed = version.last_reviewed
     article.next_review_due = version.next_review_due
@@ -265,6 +288,15 @@ def article_approve(
         content_hash=version.content_hash,
     )
     return version
+
+
+def _mismatch_refusal(exc: RenderedMismatchError, action: str) -> WorkflowError:
+    return WorkflowError(
+        f"{action} refused: the page readers would get does not say what the reviewer "
+        f"approved: {'; '.join(exc.problems)}.",
+        rule=exc.rule,
+        problems=exc.problems,
+    )
 
 
 def _latest_submit_comment(article: Article) -> str:
@@ -294,7 +326,10 @@ def article_publish(*, article: Article, user, comment: str = "") -> ArticleVers
     _locked(article)
     transition = _check(article, user, "publish", comment)
     version = approved_version(article)
-    version_publish(version=version)
+    try:
+        version_publish(version=version)
+    except RenderedMismatchError as exc:
+        raise _mismatch_refusal(exc, "Publication") from exc
     article.refresh_from_db()
     _record(
         article,
@@ -358,7 +393,22 @@ def publish_scheduled(*, now: datetime | None = None) -> list[ArticleVersion]:
                 continue
             if current.pk != version.pk:
                 continue
-            version_publish(version=version, at=now)
+            try:
+                version_publish(version=version, at=now)
+            except RenderedMismatchError as exc:
+                # Stays approved and scheduled: the trail says why it did not go live.
+                refusal = _mismatch_refusal(exc, "Scheduled publication")
+                text = f"{refusal} (rule {refusal.rule})"
+                logger.error("%s: %s", article.slug, text)
+                if not article.events.filter(version=version, comment=text).exists():
+                    ReviewEvent.objects.create(
+                        article=article,
+                        kind=ReviewEvent.Kind.COMMENT,
+                        version=version,
+                        content_hash=version.content_hash,
+                        comment=text,
+                    )
+                continue
             article.refresh_from_db()
             _record(
                 article,
@@ -407,11 +457,95 @@ ACTIONS = {
 }
 
 
-_CERTAINTY_ATTR_RE = re.compile(r"""\s*certainty=(?:"[^"]*"|'[^']*'|[^\s}]*)""")
+# A `{...}` block naming `#key`, as the span rule reads one: no `{` inside, closed within
+# MAX_ATTRIBUTE_CHARS. Only candidates: the parser decides which one is the claim's.
+_ATTR_BLOCK_RE = re.compile(rf"\{{[^{{}}]{{0,{MAX_ATTRIBUTE_CHARS}}}\}}")
+_CERTAINTY_VALUE_RE = re.compile(
+    r'(?:(?<=\s)|^)certainty=(?:"[^"]*"|(?i:very)\s+(?i:low)(?![^\s])|[^\s"]*)'
+)
+MAX_GRADE_CANDIDATES = 32
 
 
-def _claim_attr_block_re(key: str) -> re.Pattern:
-    return re.compile(r"\{([^{}\n]*?(?<![\w-])#" + re.escape(key) + r"(?![\w-])[^{}\n]*)\}")
+def _names_claim(block: str, key: str) -> bool:
+    return re.search(r"#" + re.escape(key) + r'(?=[\s.#="}])', block) is not None
+
+
+def _with_certainty(block: str, certainty: str) -> str:
+    """`{.claim #k certainty=high}` -> `{.claim #k certainty=low}`: every certainty
+    attribute removed, the new one appended."""
+    inner = _CERTAINTY_VALUE_RE.sub("", block[1:-1]).rstrip()
+    return f"{{{inner} certainty={certainty}}}"
+
+
+def _shape(sections) -> list:
+    """Everything the parser reads from a body except the bodies' text and line numbers:
+    sections, claims (text, grade, citations with locators) and in-text citations."""
+
+    def ref(r):
+        return (r.key, r.locator, r.prefix)
+
+    return [
+        (
+            s.heading,
+            s.anchor,
+            [(c.id, c.statement, c.certainty, [ref(r) for r in c.supports], c.contradicts)
+             for c in s.claims],
+            [ref(r) for r in s.citations],
+        )
+        for s in sections
+    ]  # fmt: skip
+
+
+def _graded_body(*, sections, index: int, key: str, certainty: str, first_line: int) -> str:
+    """The new text of `sections[index]` with claim `key` graded `certainty`.
+
+    Every `{...}` block naming `#key` is a candidate (a decoy may sit in a code span, a
+    link title, a comment, another claim's text...). An edit is accepted only when
+    parsing the whole edited body gives exactly the claims it gave before except this
+    claim's grade, now `certainty`, and the edited text renders the claim with that
+    grade: the parser, not a pattern, says which block is the claim's. Candidates are
+    tried nearest the claim's line first, at most MAX_GRADE_CANDIDATES of them."""
+    heads = [(s.heading, s.anchor) for s in sections]
+    bodies = [s.body for s in sections]
+    before = parse_body(write_body_text([(*h, b) for h, b in zip(heads, bodies, strict=True)]))
+    wanted = _shape(
+        [
+            replace(s, claims=tuple(
+                replace(c, certainty=certainty) if c.id == key else c for c in s.claims
+            ))
+            for s in before
+        ]
+    )  # fmt: skip
+    claim_line = next(c.line for s in before for c in s.claims if c.id == key)
+    body = bodies[index]
+    candidates = [m for m in _ATTR_BLOCK_RE.finditer(body) if _names_claim(m.group(), key)]
+
+    def distance(match) -> tuple[int, int]:
+        line = first_line + body.count("\n", 0, match.start())
+        return (line < claim_line, abs(line - claim_line))
+
+    for match in sorted(candidates, key=distance)[:MAX_GRADE_CANDIDATES]:
+        edited = body[: match.start()] + _with_certainty(match.group(), certainty)
+        edited += body[match.end() :]
+        texts = [
+            (*head, edited if i == index else text)
+            for i, (head, text) in enumerate(zip(heads, bodies, strict=True))
+        ]
+        try:
+            after = parse_body(write_body_text(texts))
+        except ArticleFormatError:
+            continue
+        if _shape(after) != wanted:
+            continue
+        page = page_read(render_sections(texts, {}).html)
+        if [c.certainty for c in page.claims if c.id == key] == [certainty]:
+            return edited
+    raise WorkflowError(
+        f"Claim {key!r} could not be graded: no edit of its {{...}} attribute block gives "
+        "exactly that grade when the text is read back. Nothing was changed; ask the "
+        "author to simplify the text around the claim.",
+        rule="claim-grade",
+    )
 
 
 @transaction.atomic
@@ -420,7 +554,9 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
 
     Grading is part of reviewing, not authoring: it rewrites only the claim's
     `certainty=` attribute in the draft Markdown (the text stays the source of truth),
-    is recorded as a review comment, and does not make the reviewer an editor.
+    is recorded as a review comment, and does not make the reviewer an editor. The
+    block edited is the one the parser reads as the claim's (see `_graded_body`); the
+    stored claims are then checked against the text (`draft_verify`).
     """
     _locked(article)
     if not user_in_group(user, CLINICAL_REVIEWERS):
@@ -434,20 +570,26 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
     claim = article.claims.select_related("section").filter(key=key).first()
     if claim is None:
         raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
-    section = claim.section
-    pattern = _claim_attr_block_re(key)
-    match = pattern.search(section.body)
-    if match is None:
-        raise WorkflowError(f"Claim {key!r} was not found in the text.", rule="claim-comment")
-    attrs = _CERTAINTY_ATTR_RE.sub("", match.group(1)).rstrip()
-    block = f"{{{attrs} certainty={certainty}}}"
-    section.body = section.body[: match.start()] + block + section.body[match.end() :]
-    section.save(update_fields=["body"])
+    _verify_draft(article)  # so the rows, and the sections below, are what the text says
+    sections = list(article.sections.order_by("position"))
+    index = next(i for i, s in enumerate(sections) if s.pk == claim.section_id)
+    parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
     previous = claim.certainty
+    if previous != certainty:  # else the text already says it: nothing to rewrite
+        section = sections[index]
+        section.body = _graded_body(
+            sections=sections,
+            index=index,
+            key=key,
+            certainty=certainty,
+            first_line=parsed[index].line + (1 if parsed[index].heading else 0),
+        )
+        section.save(update_fields=["body"])
+        Article.objects.filter(pk=article.pk).update(lock_version=F("lock_version") + 1)
+        article.lock_version += 1
     claim.certainty = certainty
     claim.save(update_fields=["certainty"])
-    Article.objects.filter(pk=article.pk).update(lock_version=F("lock_version") + 1)
-    article.lock_version += 1
+    _verify_draft(article)
     ReviewEvent.objects.create(
         article=article,
         actor=user,
@@ -456,6 +598,21 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
         comment=(f"Certainty {previous or 'ungraded'} -> {certainty}. {comment}").strip(),
         content_hash=article_content_hash(article),
     )
+
+
+def _verify_draft(article: Article) -> None:
+    """`draft_verify` as a workflow refusal (rule "draft-integrity"): the caller's
+    transaction rolls back whatever it wrote."""
+    try:
+        draft_verify(article=article)
+    except DraftIntegrityError as exc:
+        raise WorkflowError(
+            "The stored claims do not match the draft's text: "
+            + "; ".join(exc.problems)
+            + ". Nothing was changed; the author must save the draft again.",
+            rule="draft-integrity",
+            problems=exc.problems,
+        ) from exc
 
 
 @transaction.atomic
@@ -467,7 +624,7 @@ def claim_comment(*, article: Article, user, key: str, comment: str) -> ReviewEv
         raise WorkflowError("The comment is empty.", rule="comment-required")
     if not article.claims.filter(key=key).exists():
         raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
-    return ReviewEvent.objects.create(
+    event = ReviewEvent.objects.create(
         article=article,
         actor=user,
         kind=ReviewEvent.Kind.COMMENT,
@@ -475,3 +632,5 @@ def claim_comment(*, article: Article, user, key: str, comment: str) -> ReviewEv
         comment=comment.strip(),
         content_hash=article_content_hash(article),
     )
+    _verify_draft(article)
+    return event
