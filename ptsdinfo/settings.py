@@ -128,14 +128,22 @@ STORAGES = {
 # a small file cache that every process on this machine shares (gunicorn workers, cron
 # `publish_scheduled`), one per database, so a publish anywhere invalidates them all.
 if os.environ.get("REDIS_URL"):
+    # Short socket timeouts: a Redis that hangs costs a request at most this long, and
+    # articles/caching.py then renders the page directly (a stopped Redis answers at once).
+    _REDIS_OPTIONS = {
+        "socket_connect_timeout": float(os.environ.get("REDIS_TIMEOUT", "0.5")),
+        "socket_timeout": float(os.environ.get("REDIS_TIMEOUT", "0.5")),
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": _REDIS_OPTIONS,
         },
         "publication": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": _REDIS_OPTIONS,
         },
     }
 else:
