@@ -20,7 +20,7 @@ RUN DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4).status != 200)"]
 
 # Migrations are a separate release step (see README), never part of the web start.
 # The start script runs `check --deploy --fail-level WARNING` first: a container with

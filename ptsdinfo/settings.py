@@ -360,3 +360,18 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "noreply@localhost")
 # The site's public address, for links in reminder emails (e.g. https://ptsdinfo.example).
 PTSDINFO_SITE_URL = os.environ.get("PTSDINFO_SITE_URL", "").rstrip("/")
+
+# --- OPERATIONS (issue 15; docs/operations.md) -----------------------------------------
+# /readyz (ptsdinfo/health.py): answered to requests from this machine, or carrying
+# `Authorization: Bearer <PTSDINFO_READYZ_TOKEN>`; the replica counts as not ready when
+# its replay is more than this many seconds behind.
+PTSDINFO_READYZ_TOKEN = os.environ.get("PTSDINFO_READYZ_TOKEN", "")
+PTSDINFO_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("PTSDINFO_REPLICA_MAX_LAG_SECONDS", "30"))
+# Before `migrate`, pages say to run it (inside the database-fault middleware, so its
+# process_exception sees a missing table first).
+_insert_after(
+    MIDDLEWARE,
+    "articles.security.DatabaseFaultMiddleware",
+    "ptsdinfo.health.MigrationsPendingMiddleware",
+)
+SECURE_REDIRECT_EXEMPT.append(r"^readyz$")

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from articles import security, views
+from ptsdinfo import health
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
     path("", include("articles.urls")),
     # Staff-only editor endpoints (markdownx preview and upload); see articles/admin_views.py.
