@@ -375,3 +375,19 @@ _insert_after(
     "ptsdinfo.health.MigrationsPendingMiddleware",
 )
 SECURE_REDIRECT_EXEMPT.append(r"^readyz$")
+
+# Logs (ptsdinfo/observability.py): time, level, logger and request id on every line;
+# JSON lines when LOG_FORMAT=json. The request id comes from X-Request-ID when a
+# trusted proxy (PTSDINFO_TRUSTED_PROXIES) sent it, else is generated; every response
+# returns it. Outermost middleware, so every line of a request carries it.
+MIDDLEWARE.insert(0, "ptsdinfo.observability.request_id_middleware")
+LOGGING["filters"] = {"request_id": {"()": "ptsdinfo.observability.RequestIdFilter"}}
+LOGGING["formatters"] = {"app": {"()": "ptsdinfo.observability.make_formatter"}}
+LOGGING["handlers"]["console"].update(formatter="app", filters=["request_id"])
+# Error mail (Django mails 500s to ADMINS when DEBUG is off): comma-separated addresses.
+ADMINS = env_list("DJANGO_ADMINS", "")
+SERVER_EMAIL = os.environ.get("DJANGO_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Optional error reporting (sentry-sdk): off unless SENTRY_DSN is set.
+from ptsdinfo.observability import init_sentry  # noqa: E402
+
+PTSDINFO_SENTRY_ENABLED = init_sentry(os.environ.get("SENTRY_DSN", ""))
