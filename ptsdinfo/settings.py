@@ -391,3 +391,6 @@ SERVER_EMAIL = os.environ.get("DJANGO_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 from ptsdinfo.observability import init_sentry  # noqa: E402
 
 PTSDINFO_SENTRY_ENABLED = init_sentry(os.environ.get("SENTRY_DSN", ""))
+# Uploads (/media/) served by the app itself, for a container without nginx in front
+# (ptsdinfo/media.py); the shipped nginx serves them directly and this stays off.
+PTSDINFO_SERVE_MEDIA = env_bool("PTSDINFO_SERVE_MEDIA", False)
