@@ -175,3 +175,32 @@ def test_media_serving_stays_inside_the_media_root(client, settings, uploads, ur
 
 def test_uploads_are_not_served_by_the_app_unless_asked(client, uploads):
     assert client.get("/media/uploads/figure.png").status_code == 404
+
+
+def test_the_documented_container_settings_pass_the_start_checks(tmp_path):
+    """deploy/container.env plus a secret key is all `check --deploy` needs."""
+    env = {**os.environ}
+    for line in (ROOT / "deploy/container.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            env[name] = value
+    env["DJANGO_SECRET_KEY"] = "k" * 20 + "-a-long-random-string-for-this-test-only-0123456789"
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env["PTSDINFO_PUBLICATION_CACHE_DIR"] = str(tmp_path / "generation")
+    env.pop("REDIS_URL", None)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+    assert run("migrate", "--noinput", "-v0").returncode == 0
+    check = run("check", "--deploy", "--fail-level", "WARNING")
+    without_2fa = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**env, "PTSDINFO_REQUIRE_2FA": "false"},
+        capture_output=True,
+        text=True,
+    )
+
+    assert check.returncode == 0, check.stderr
+    assert without_2fa.returncode != 0

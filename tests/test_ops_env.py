@@ -12,6 +12,8 @@ PYTHON_READS = re.compile(
 )
 SHELL_READS = re.compile(r"\$\{?([A-Z][A-Z0-9_]+)")
 SHELL_SET_BY_SYSTEM = {"PATH", "HOME", "PWD"}
+# Set by the official postgres image for the scripts compose.yaml mounts into it.
+SET_BY_THE_POSTGRES_IMAGE = {"PGDATA", "POSTGRES_DB", "POSTGRES_USER"}
 
 
 def files():
@@ -35,6 +37,8 @@ def variables_read() -> dict[str, set[str]]:
         names = set(PYTHON_READS.findall(text))
         if path.suffix == ".sh":
             names |= set(SHELL_READS.findall(text)) - SHELL_SET_BY_SYSTEM
+        if "compose" in path.parts:
+            names -= SET_BY_THE_POSTGRES_IMAGE
         for name in names:
             found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
     return found
