@@ -100,6 +100,9 @@ def public_invalidate(*, paths: Iterable[str]) -> int:
     commit would otherwise be cached with the old content under the new generation.
     Returns the new generation."""
     try:
+        from ptsdinfo.routers import note_publication
+
+        note_publication()  # replicas serve readers again once they have replayed this
         generation = _generation_bump()
     except CACHE_ERRORS as error:
         # The publication has committed; the shared cache cannot be told. A cache that

@@ -331,6 +331,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
         conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
         conn_health_checks=True,
     )
+    # A replica that does not answer is given up on quickly (reads go to the primary).
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     # Tests use the primary's test database for it (no second database to create).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["ptsdinfo.routers.PrimaryReplicaRouter"]
@@ -379,8 +381,13 @@ SECURE_REDIRECT_EXEMPT.append(r"^readyz$")
 # Logs (ptsdinfo/observability.py): time, level, logger and request id on every line;
 # JSON lines when LOG_FORMAT=json. The request id comes from X-Request-ID when a
 # trusted proxy (PTSDINFO_TRUSTED_PROXIES) sent it, else is generated; every response
-# returns it. Outermost middleware, so every line of a request carries it.
-MIDDLEWARE.insert(0, "ptsdinfo.observability.request_id_middleware")
+# returns it. The id is set when the request starts (request_started), so every line of
+# the request carries it; the middleware, outermost but for the replica router's, adds
+# it to the response.
+MIDDLEWARE.insert(
+    int(MIDDLEWARE[0] == "ptsdinfo.routers.public_reads_middleware"),
+    "ptsdinfo.observability.request_id_middleware",
+)
 LOGGING["filters"] = {"request_id": {"()": "ptsdinfo.observability.RequestIdFilter"}}
 LOGGING["formatters"] = {"app": {"()": "ptsdinfo.observability.make_formatter"}}
 LOGGING["handlers"]["console"].update(formatter="app", filters=["request_id"])
