@@ -127,7 +127,13 @@ def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
     if pid is None:
         (PIDS / f"{name}.pid").unlink(missing_ok=True)
         return
-    os.kill(pid, sig)
+    # SIGKILL goes to the process's whole group (it was started in its own session, so
+    # the group is its own PID): nginx's or gunicorn's workers die with their master,
+    # as on a machine that fails.
+    if sig == signal.SIGKILL:
+        os.killpg(pid, sig)
+    else:
+        os.kill(pid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not _alive(pid):
@@ -135,7 +141,7 @@ def stop(name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         time.sleep(0.1)
     else:
         log(f"{name} (pid {pid}) did not stop in {timeout:.0f} s: SIGKILL")
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     (PIDS / f"{name}.pid").unlink(missing_ok=True)
 
 
@@ -390,6 +396,9 @@ frontend public
     default_backend nodes
 backend nodes
     balance roundrobin
+    # A node that refuses, resets or answers 502-504 to a GET or HEAD: try the other one.
+    retry-on conn-failure empty-response response-timeout 502 503 504
+    http-request disable-l7-retry unless METH_GET
     option httpchk GET /healthz
     http-check expect status 200
     default-server inter 1s fall 2 rise 2
@@ -449,6 +458,8 @@ def start_one(name: str) -> None:
         start_lb()
     else:
         raise SystemExit(f"unknown part {name!r}: one of {', '.join(ORDER)}")
+    if pid_of(name) is None:  # answered, but not by the process just started
+        raise SystemExit(f"{name} exited after starting: see {LOGS / (name + '.log')}")
 
 
 def stop_one(name: str) -> None:
