@@ -12,15 +12,30 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 
 # Dependencies first, so code changes do not reinstall them.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 
-COPY --chown=app:app . .
-RUN DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput -v0
+# The code and the collected static files belong to root and are read-only to the app
+# user: a compromised worker cannot rewrite the site. Only the two volumes below are
+# writable by it: uploads (/app/media) and, when no DATABASE_URL is given, the SQLite
+# database (/app/data).
+COPY . .
+RUN DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput -v0 \
+    && chmod -R go-w /app \
+    && mkdir -p /app/media /app/data \
+    && chown app:app /app/media /app/data \
+    && chmod 0750 /app/media /app/data
+
+# Without nginx in front, the app serves /media/ itself (ptsdinfo/media.py); behind the
+# shipped nginx, nginx serves it from the same volume and this changes nothing.
+ENV DJANGO_MEDIA_ROOT=/app/media \
+    PTSDINFO_SERVE_MEDIA=true \
+    DATABASE_URL=sqlite:////app/data/db.sqlite3
+VOLUME ["/app/media", "/app/data"]
 
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4).status != 200)"]
 
 # Migrations are a separate release step (see README), never part of the web start.
 # The start script runs `check --deploy --fail-level WARNING` first: a container with

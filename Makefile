@@ -91,3 +91,16 @@ clean:
 .PHONY: bench
 bench: check-python $(VENV)/.runtime
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# The multi-machine layout on this machine (docs/deployment.md): PostgreSQL primary and
+# streaming replica, Redis, two app nodes (gunicorn + nginx), HAProxy in front; loopback
+# only, state in .cache/cluster. `make cluster-test` runs the cluster tests against it.
+.PHONY: cluster cluster-stop cluster-test
+cluster: check-python $(VENV)/.runtime
+	timeout 600 $(PY) deploy/cluster.py start
+
+cluster-stop:
+	timeout 300 $(PY) deploy/cluster.py stop
+
+cluster-test: $(VENV)/.dev
+	timeout 900 $(PY) -m pytest tests/cluster -m cluster -p no:cacheprovider -q

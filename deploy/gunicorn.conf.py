@@ -70,3 +70,10 @@ _access_log = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 accesslog = None if _access_log.lower() in {"", "off", "none"} else _access_log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Both logs in the app's format (time, level, logger, request id; JSON lines when
+# LOG_FORMAT=json): ptsdinfo/observability.py. The access line's request id is the
+# one the app returned in X-Request-ID.
+logger_class = "ptsdinfo.observability.GunicornLogger"
+access_log_format = os.environ.get(
+    "GUNICORN_ACCESS_LOG_FORMAT", '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+)

@@ -130,14 +130,22 @@ STORAGES = {
 # a small file cache that every process on this machine shares (gunicorn workers, cron
 # `publish_scheduled`), one per database, so a publish anywhere invalidates them all.
 if os.environ.get("REDIS_URL"):
+    # Short socket timeouts: a Redis that hangs costs a request at most this long, and
+    # publicsite/caching.py then renders the page directly (a stopped Redis answers at once).
+    _REDIS_OPTIONS = {
+        "socket_connect_timeout": float(os.environ.get("REDIS_TIMEOUT", "0.5")),
+        "socket_timeout": float(os.environ.get("REDIS_TIMEOUT", "0.5")),
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": _REDIS_OPTIONS,
         },
         "publication": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": _REDIS_OPTIONS,
         },
     }
 else:
@@ -325,6 +333,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
         conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
         conn_health_checks=True,
     )
+    # A replica that does not answer is given up on quickly (reads go to the primary).
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     # Tests use the primary's test database for it (no second database to create).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["ptsdinfo.routers.PrimaryReplicaRouter"]
@@ -354,3 +364,42 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "noreply@localhost")
 # The site's public address, for links in reminder emails (e.g. https://ptsdinfo.example).
 PTSDINFO_SITE_URL = os.environ.get("PTSDINFO_SITE_URL", "").rstrip("/")
+
+# --- OPERATIONS (issue 15; docs/operations.md) -----------------------------------------
+# /readyz (ptsdinfo/health.py): answered to requests from this machine, or carrying
+# `Authorization: Bearer <PTSDINFO_READYZ_TOKEN>`; the replica counts as not ready when
+# its replay is more than this many seconds behind.
+PTSDINFO_READYZ_TOKEN = os.environ.get("PTSDINFO_READYZ_TOKEN", "")
+PTSDINFO_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("PTSDINFO_REPLICA_MAX_LAG_SECONDS", "30"))
+# Before `migrate`, pages say to run it (inside the database-fault middleware, so its
+# process_exception sees a missing table first).
+_insert_after(
+    MIDDLEWARE,
+    "accounts.security.DatabaseFaultMiddleware",
+    "ptsdinfo.health.MigrationsPendingMiddleware",
+)
+SECURE_REDIRECT_EXEMPT.append(r"^readyz$")
+
+# Logs (ptsdinfo/observability.py): time, level, logger and request id on every line;
+# JSON lines when LOG_FORMAT=json. The request id comes from X-Request-ID when a
+# trusted proxy (PTSDINFO_TRUSTED_PROXIES) sent it, else is generated; every response
+# returns it. The id is set when the request starts (request_started), so every line of
+# the request carries it; the middleware, outermost but for the replica router's, adds
+# it to the response.
+MIDDLEWARE.insert(
+    int(MIDDLEWARE[0] == "ptsdinfo.routers.public_reads_middleware"),
+    "ptsdinfo.observability.request_id_middleware",
+)
+LOGGING["filters"] = {"request_id": {"()": "ptsdinfo.observability.RequestIdFilter"}}
+LOGGING["formatters"] = {"app": {"()": "ptsdinfo.observability.make_formatter"}}
+LOGGING["handlers"]["console"].update(formatter="app", filters=["request_id"])
+# Error mail (Django mails 500s to ADMINS when DEBUG is off): comma-separated addresses.
+ADMINS = env_list("DJANGO_ADMINS", "")
+SERVER_EMAIL = os.environ.get("DJANGO_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Optional error reporting (sentry-sdk): off unless SENTRY_DSN is set.
+from ptsdinfo.observability import init_sentry  # noqa: E402
+
+PTSDINFO_SENTRY_ENABLED = init_sentry(os.environ.get("SENTRY_DSN", ""))
+# Uploads (/media/) served by the app itself, for a container without nginx in front
+# (ptsdinfo/media.py); the shipped nginx serves them directly and this stays off.
+PTSDINFO_SERVE_MEDIA = env_bool("PTSDINFO_SERVE_MEDIA", False)

@@ -1,12 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from accounts import security
+from ptsdinfo import health, media
 from publicsite import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # Uploads, when no nginx serves them (one container on its own): ptsdinfo/media.py.
+    re_path(r"^media/(?P<path>.+)$", media.media, name="media"),
     # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
     path("", include("publicsite.urls")),
     # Staff-only editor endpoints (markdownx preview and upload); see articles/admin_views.py.

@@ -52,6 +52,14 @@ from articles.signals import article_notice_changed, article_published, article_
 
 logger = logging.getLogger(__name__)
 
+# A shared cache (Redis) that cannot be reached must not take pages down: pages are
+# then rendered directly, uncached (logged), until it answers again.
+try:
+    from redis.exceptions import RedisError as _RedisError
+except ImportError:  # pragma: no cover - redis is in requirements.txt
+    _RedisError = OSError
+CACHE_ERRORS = (_RedisError, OSError)
+
 GENERATION_KEY = "ptsdinfo:public-generation"
 PAGE_KEY_PREFIX = "ptsdinfo:page"
 CACHEABLE_STATUSES = {200, 410}
@@ -95,7 +103,17 @@ def public_invalidate(*, paths: Iterable[str]) -> int:
     rendered between a bump and the commit would otherwise be cached with the old
     content under the new generation.
     Returns the new generation."""
-    generation = _generation_bump()
+    try:
+        from ptsdinfo.routers import note_publication
+
+        note_publication()  # replicas serve readers again once they have replayed this
+        generation = _generation_bump()
+    except CACHE_ERRORS as error:
+        # The publication has committed; the shared cache cannot be told. A cache that
+        # restarted empty holds no old page; one that was only unreachable keeps old
+        # pages at most PTSDINFO_PAGE_CACHE_SECONDS (docs/deployment.md).
+        logger.error("publication generation not bumped, cache unreachable: %s", error)
+        generation = 0
     purge(paths=paths)
     return generation
 
@@ -194,8 +212,14 @@ def public_page(
             # Pages rendered inside an open transaction may show data that is then
             # rolled back: serve and store them only outside one (always, in production).
             use_cache = not _inside_transaction()
-            key = _page_key(request, query_params) if use_cache else None
-            entry = caches["default"].get(key) if use_cache else None
+            key = entry = None
+            if use_cache:
+                try:
+                    key = _page_key(request, query_params)
+                    entry = caches["default"].get(key)
+                except CACHE_ERRORS as error:
+                    logger.warning("page cache unreachable, rendering directly: %s", error)
+                    use_cache = False
             if entry is not None:
                 response = _thaw(entry)
                 response["X-Cache"] = "hit"
@@ -205,7 +229,10 @@ def public_page(
             _set_public_lifetimes(response, max_age=max_age, s_maxage=s_maxage)
             if use_cache:
                 if _may_store(response):
-                    caches["default"].set(key, _freeze(response), _page_ttl())
+                    try:
+                        caches["default"].set(key, _freeze(response), _page_ttl())
+                    except CACHE_ERRORS as error:
+                        logger.warning("page cache unreachable, page not stored: %s", error)
                 response["X-Cache"] = "miss"
             return _conditional(request, response)
 
