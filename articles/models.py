@@ -111,7 +111,7 @@ class Article(models.Model):
     withdrawn_reason = models.TextField(blank=True)
     # Set by `check_citations` when a source the live version cites is retracted or
     # under an expression of concern; shown to readers above the live version until a
-    # version a clinician re-approved goes live (services/integrity.py, versions.py).
+    # version a clinician re-approved goes live (services/integrity/retractions.py, versions.py).
     retraction_notice = models.TextField(blank=True)
     # Optimistic concurrency: every draft save checks and bumps this in one UPDATE.
     lock_version = models.PositiveIntegerField(default=1)
