@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from articles.rendering import _MD  # the renderer's one parser (see module docstring)
+from articles.markdown_rules import MD  # the renderer's one parser
 
 # McLaughlin's SMOG samples 30 sentences (10 each from the start, middle and end).
 SMOG_MIN_SENTENCES = 30
@@ -53,7 +53,7 @@ def plain_text(markdown: str) -> str:
     table pipes, list markers and heading `#`s. Fenced and indented code blocks are
     left out whole: code is not prose. Inline code keeps its text.
     """
-    tokens = _MD.parse(markdown.replace("\r\n", "\n").replace("\r", "\n"), {})
+    tokens = MD.parse(markdown.replace("\r\n", "\n").replace("\r", "\n"), {})
     blocks: list[str] = []
     row: list[str] | None = None
     in_heading = False

@@ -38,7 +38,10 @@ RULES = [
     # may show public-site parts such as the structured data preview.)
     ("articles/services", ("publicsite",)),
     ("articles/models.py", ("articles.services", "articles.admin", "publicsite")),
-    ("articles/rendering.py", ("articles.models", "articles.services", "django.db")),
+    *(
+        (f"articles/{name}.py", ("articles.models", "articles.services", "django.db"))
+        for name in ("rendering", "markup", "markdown_rules", "mdit_compat", "sanitize")
+    ),
     ("articles/plaintext.py", ("articles.models", "django.db")),
     ("articles/signals.py", ("articles.services", "publicsite")),
     # Selectors read; public views never write (they call no service).

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from articles import rendering
+from articles import markdown_rules, markup, rendering
 from articles.rendering import (
     CERTAINTIES,
     LEAD_ANCHOR,
@@ -817,9 +817,9 @@ def test_bracket_shortcuts_render_exactly_what_plain_label_scanning_renders(monk
         return [render_sections([("", "lead", text)], bib("k")).html for text in corpus]
 
     optimised = render_all()
-    monkeypatch.setattr(rendering, "_parse_link_label", parseLinkLabel)
-    monkeypatch.setattr(rendering._MD.helpers, "parseLinkLabel", parseLinkLabel)
-    monkeypatch.setattr(rendering, "_last_index", lambda state, needle: len(state.src))
+    monkeypatch.setattr(markdown_rules, "parse_link_label", parseLinkLabel)
+    monkeypatch.setattr(markdown_rules.MD.helpers, "parseLinkLabel", parseLinkLabel)
+    monkeypatch.setattr(markdown_rules, "_last_index", lambda state, needle: len(state.src))
 
     assert render_all() == optimised
 
@@ -890,7 +890,7 @@ def test_hostile_input_is_refused_fast_or_renders_fast(name):
 
 def dense(unit: str) -> str:
     """As much of a hostile pattern as the markup limit allows, padded with prose to 200 KB."""
-    per_unit = max(1, len(rendering._MARKUP_RE.findall(unit)))
+    per_unit = max(1, len(markup.MARKUP_CHARS_RE.findall(unit)))
     pattern = unit * ((rendering.MAX_MARKUP_CHARS - 100) // per_unit)
     filler = "Plain words in a sentence. "
     return pattern + filler * ((HOSTILE_SIZE - len(pattern)) // len(filler))
@@ -923,7 +923,7 @@ def seconds(function, text: str) -> float:
 
 
 def test_nesting_is_capped_rather_than_recursing_without_limit():
-    assert rendering._MD.options["maxNesting"] <= 20
+    assert markdown_rules.MD.options["maxNesting"] <= 20
     html = render_body(repeat(">")[:5000] + " deep", {}).html
 
     assert html.count("<blockquote>") <= 20

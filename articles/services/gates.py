@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from articles import rendering
+from articles import markdown_rules, rendering
 from articles.models import Article, Citation, ClaimCitation
 from articles.readability import measure
 from articles.rendering import ArticleFormatError, parse_body
@@ -283,7 +283,7 @@ def _image_problems(sections) -> list[Problem]:
             rendering.check_complexity(text)  # what the format gate refuses is not parsed here
         except ArticleFormatError:
             continue
-        tokens = rendering._MD.parse(text.removesuffix("\n") + "\n", {})
+        tokens = markdown_rules.MD.parse(text.removesuffix("\n") + "\n", {})
         for token in tokens:
             if token.type != "inline":
                 continue
