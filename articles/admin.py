@@ -5,14 +5,16 @@ write goes through `articles.services` and the reviewer sees the whole picture.
 """
 
 from datetime import timedelta
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -110,31 +112,53 @@ class ArticleAdmin(admin.ModelAdmin):
     def live_number(self, article):
         return f"v{article.live_version.number}" if article.live_version else "—"
 
+    def role_or_404(self, view):
+        """Every URL that takes an article id answers staff without an editorial role with
+        the same 404 before looking the id up, so neither the article's existence nor its
+        slug or state leaks through an error message (issue 11, item 5). Anyone not signed
+        in as active staff passes through, to the admin's sign-in redirect."""
+
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            user = request.user
+            if user.is_active and user.is_staff and not self.has_view_or_change_permission(request):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return guarded
+
     def get_urls(self):
         view = self.admin_site.admin_view
+        guard = self.role_or_404
+        stock = [
+            URLPattern(p.pattern, guard(p.callback), p.default_args, p.name)
+            if "object_id" in str(p.pattern)
+            else p
+            for p in super().get_urls()
+        ]
         return [
             path("add/", view(admin_editor.editor_view(self)), name="articles_article_add"),
             path(
                 "<int:pk>/change/",
-                view(admin_editor.editor_view(self)),
+                view(guard(admin_editor.editor_view(self))),
                 name="articles_article_change",
             ),
             path(
                 "<int:pk>/transition/<str:action>/",
-                view(admin_editor.transition_view(self)),
+                view(guard(admin_editor.transition_view(self))),
                 name="articles_article_transition",
             ),
             path(
                 "<int:pk>/claims/",
-                view(admin_editor.claim_review_view(self)),
+                view(guard(admin_editor.claim_review_view(self))),
                 name="articles_article_claims",
             ),
             path(
                 "<int:pk>/diff/",
-                view(admin_editor.diff_view(self)),
+                view(guard(admin_editor.diff_view(self))),
                 name="articles_article_diff",
             ),
-            *super().get_urls(),
+            *stock,
         ]
 
     def has_delete_permission(self, request, obj=None):
