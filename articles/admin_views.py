@@ -10,12 +10,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from PIL import Image, UnidentifiedImageError
 
 from articles.models import Article, ArticleCitation, Citation
-from articles.rendering import CITATION_KEY
+from articles.rendering import CITATION_KEY, ArticleFormatError, check_complexity, sanitize_html
 from articles.rendering import markdownify as render_preview
 from articles.services.drafts import draft_snapshot
 from articles.services.versions import snapshot_render
@@ -46,11 +47,31 @@ def staff_only(view):
     return wrapped
 
 
-def preview_bibliography(text: str, article: Article | None) -> dict[str, dict]:
-    """CSL items for the keys the text cites: the article's own keys first, then the
-    library's. Two queries, whatever the number of keys."""
+# The most distinct citation keys one preview looks up. A long review cites a few hundred
+# sources; the bound keeps each lookup one small query (SQLite refuses more than a few
+# thousand variables in one statement, PostgreSQL plans a huge IN list slowly).
+MAX_PREVIEW_KEYS = 500
+
+
+def preview_keys(text: str) -> set[str]:
+    """The distinct citation keys the text names, refused above MAX_PREVIEW_KEYS."""
     keys = set(_CITED_KEY_RE.findall(text))
+    if len(keys) > MAX_PREVIEW_KEYS:
+        raise ArticleFormatError(
+            f"the text names {len(keys):,} different citation keys; at most "
+            f"{MAX_PREVIEW_KEYS:,} are previewed"
+        )
+    return keys
+
+
+def preview_bibliography(keys: set[str], article: Article | None) -> dict[str, dict]:
+    """CSL items for the given keys (at most MAX_PREVIEW_KEYS): the article's own keys
+    first, then the library's. Two queries, whatever the number of keys."""
+    if len(keys) > MAX_PREVIEW_KEYS:
+        raise ValueError("preview_bibliography: too many keys; call preview_keys first")
     items: dict[str, dict] = {}
+    if not keys:
+        return items
     if article is not None:
         for link in ArticleCitation.objects.filter(article=article, key__in=keys).select_related(
             "citation"
@@ -67,12 +88,21 @@ def preview_bibliography(text: str, article: Article | None) -> dict[str, dict]:
 @staff_only
 @require_POST
 def markdownify(request):
-    """django-markdownx's preview endpoint, rendered by the project's one renderer."""
+    """django-markdownx's preview endpoint, rendered by the project's one renderer.
+
+    The size, markup and key-count limits are checked before any query: an oversized
+    text gets the format notice and never reaches the database."""
     text = request.POST.get("content", "")
+    try:
+        check_complexity(text)
+        keys = preview_keys(text)
+    except ArticleFormatError as exc:
+        notice = f'<p class="format-error">{escape(exc.message)}</p>\n'
+        return HttpResponse(sanitize_html(notice))
     article = None
-    if request.GET.get("article", "").isdigit():
+    if request.GET.get("article", "").isdigit() and len(request.GET["article"]) <= 18:
         article = Article.objects.filter(pk=int(request.GET["article"])).first()
-    return HttpResponse(render_preview(text, preview_bibliography(text, article)))
+    return HttpResponse(render_preview(text, preview_bibliography(keys, article)))
 
 
 @never_cache

@@ -143,3 +143,95 @@ def test_staff_without_a_role_get_the_same_404_for_every_article_id(client, tmp_
         assert "Draft" not in body, (method, url)
     secret.refresh_from_db()
     assert secret.status == "draft"
+
+
+# --- 6. the live preview's limits come before the database ----------------------------------
+
+
+def _key(i):
+    digits = "abcdefghijklmnopqrstuvwxyz0123456789"
+    out = ""
+    while True:
+        i, rest = divmod(i, 36)
+        out = digits[rest] + out
+        if i == 0:
+            return out
+
+
+def _cites(count, *, size=None):
+    text = " ".join(f"@{_key(i)}" for i in range(count))
+    if size is not None:
+        assert len(text) <= size
+        text += " " + "x" * (size - len(text) - 1)
+    return text
+
+
+def _preview(client, text, article_pk=None):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("editor:markdownify")
+    if article_pk is not None:
+        url += f"?article={article_pk}"
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, {"content": text})
+    citation_queries = [q["sql"] for q in queries if "citation" in q["sql"].lower()]
+    return response, citation_queries
+
+
+@pytest.fixture
+def author_client(client):
+    client.force_login(make_user("typist", groups=[AUTHORS]))
+    return client
+
+
+@pytest.mark.parametrize(
+    "keys, size",
+    [(260_000, 1_750_000), (120_000, 1_000_000)],
+    ids=["260k-keys-1.75MB", "120k-keys-1MB"],
+)
+def test_a_huge_preview_is_refused_before_any_citation_query(author_client, keys, size):
+    text = _cites(keys, size=size)
+
+    response, citation_queries = _preview(author_client, text, article_pk=1)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="format-error"' in html
+    assert "characters long; at most 500,000 are allowed" in html
+    assert citation_queries == []
+
+
+def test_a_preview_naming_too_many_keys_is_refused_before_any_citation_query(author_client):
+    from articles.admin_views import MAX_PREVIEW_KEYS
+    from articles.rendering import MAX_BODY_CHARS
+
+    text = _cites(MAX_PREVIEW_KEYS + 1)
+    assert len(text) < MAX_BODY_CHARS  # within the size limit: the key bound refuses it
+
+    response, citation_queries = _preview(author_client, text, article_pk=1)
+
+    html = response.content.decode()
+    assert f"names {MAX_PREVIEW_KEYS + 1:,} different citation keys; at most" in html
+    assert citation_queries == []
+
+
+def test_a_preview_within_the_key_bound_runs_two_bounded_lookups(author_client, tmp_path):
+    from articles.admin_views import MAX_PREVIEW_KEYS
+
+    article = import_article(write_article(tmp_path / "p", slug="preview-keys")).article
+    text = _cites(MAX_PREVIEW_KEYS - 1) + " [@feder2014]"
+
+    response, citation_queries = _preview(author_client, text, article_pk=article.pk)
+
+    html = response.content.decode()
+    assert "different citation keys" not in html
+    assert 'href="#ref-1"' in html  # the article's own key resolved
+    assert len(citation_queries) == 2  # the article's keys, then the library's
+
+
+def test_a_preview_with_an_out_of_range_article_id_still_renders(author_client):
+    response, _ = _preview(author_client, "Plain text.", article_pk="9" * 40)
+
+    assert response.status_code == 200
+    assert "Plain text." in response.content.decode()
