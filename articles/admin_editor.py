@@ -391,7 +391,7 @@ def _snapshot(article: Article, ref: str) -> dict | None:
         return draft_snapshot(article)
     if ref == "live":
         return article.live_version.snapshot if article.live_version_id else None
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # "²" is a digit to str.isdigit, not to int()
         version = article.versions.filter(number=int(ref)).only("snapshot").first()
         return version.snapshot if version else None
     return None

@@ -100,8 +100,9 @@ def markdownify(request):
         notice = f'<p class="format-error">{escape(exc.message)}</p>\n'
         return HttpResponse(sanitize_html(notice))
     article = None
-    if request.GET.get("article", "").isdigit() and len(request.GET["article"]) <= 18:
-        article = Article.objects.filter(pk=int(request.GET["article"])).first()
+    article_id = request.GET.get("article", "")
+    if article_id.isascii() and article_id.isdigit() and len(article_id) <= 18:
+        article = Article.objects.filter(pk=int(article_id)).first()
     return HttpResponse(render_preview(text, preview_bibliography(keys, article)))
 
 
