@@ -406,3 +406,116 @@ def test_scheduling_at_an_out_of_range_time_answers_with_a_message(client, tmp_p
     else:
         assert version.scheduled_for is not None
     assert Article.objects.get(pk=article.pk).status == "approved"
+
+
+# --- 8. the lockout counts the address a trusted proxy saw, or the peer's own ------------
+
+PROXY = "10.0.0.2"
+DIRECT = "203.0.113.9"
+
+
+@pytest.fixture
+def behind_proxy(settings):
+    settings.PTSDINFO_BEHIND_PROXY = True
+    settings.PTSDINFO_TRUSTED_PROXIES = [PROXY, "10.1.0.0/24"]
+    return settings
+
+
+def _sign_in(client, password, *, remote, forwarded):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "alice", "password": password},
+        REMOTE_ADDR=remote,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+def _failed_from():
+    from articles.models import SecurityEvent
+
+    return set(
+        SecurityEvent.objects.filter(kind="login_failed").values_list("ip_address", flat=True)
+    )
+
+
+def test_direct_requests_with_a_new_forwarded_for_each_time_are_locked_out(client, behind_proxy):
+    make_user("alice", groups=[AUTHORS])
+    for i in range(8):
+        _sign_in(client, "wrong", remote=DIRECT, forwarded=f"198.51.100.{i}")
+
+    locked = _sign_in(client, "test-pass-123", remote=DIRECT, forwarded="198.51.100.99")
+
+    assert locked.status_code == 429
+    assert _failed_from() == {DIRECT}
+    # Counted by address: the clinician signing in through the proxy is not locked out.
+    through_proxy = _sign_in(client, "test-pass-123", remote=PROXY, forwarded="198.51.100.1")
+    assert through_proxy.status_code == 302
+
+
+def test_requests_from_a_trusted_proxy_are_counted_per_forwarded_address(client, behind_proxy):
+    make_user("alice", groups=[AUTHORS])
+    limit = behind_proxy.AXES_FAILURE_LIMIT
+    for i in range(8):
+        _sign_in(client, "wrong", remote=PROXY, forwarded=f"198.51.100.{i}")
+
+    assert _failed_from() == {f"198.51.100.{i}" for i in range(8)}
+    assert (
+        _sign_in(client, "test-pass-123", remote=PROXY, forwarded="198.51.100.50").status_code
+        == 302
+    )
+
+    client.logout()
+    for _ in range(limit):
+        _sign_in(client, "wrong", remote=PROXY, forwarded="192.0.2.77")
+    assert (
+        _sign_in(client, "test-pass-123", remote=PROXY, forwarded="192.0.2.77").status_code == 429
+    )
+    # A spoofed entry to the left of the address the proxy saw changes nothing.
+    spoofed = _sign_in(client, "test-pass-123", remote=PROXY, forwarded="198.51.100.3, 192.0.2.77")
+    assert spoofed.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "behind, remote, forwarded, expected",
+    [
+        (False, PROXY, "198.51.100.7", PROXY),  # no proxy configured: never the header
+        (True, DIRECT, "198.51.100.7", DIRECT),  # an untrusted peer: its own address
+        (True, PROXY, "198.51.100.7", "198.51.100.7"),
+        (True, PROXY, "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # left entries ignored
+        (True, PROXY, "6.6.6.6, 198.51.100.7, 10.1.0.5", "198.51.100.7"),  # proxy chain
+        (True, PROXY, "198.51.100.7, not-an-address", PROXY),  # malformed: the proxy's
+        (True, PROXY, "", PROXY),
+        (True, "10.1.0.9", "2001:db8::1", "2001:db8::1"),  # a trusted network
+    ],
+)
+def test_client_ip(behind_proxy, behind, remote, forwarded, expected):
+    from django.test import RequestFactory
+
+    from articles.security import client_ip
+
+    behind_proxy.PTSDINFO_BEHIND_PROXY = behind
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_ip(request) == expected
+
+
+def test_one_setting_drives_gunicorn_and_django(monkeypatch, settings):
+    import runpy
+    from pathlib import Path
+
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    monkeypatch.setenv("PTSDINFO_TRUSTED_PROXIES", "10.9.0.0/16,192.0.2.1")
+    config = runpy.run_path(str(Path(__file__).parents[1] / "deploy" / "gunicorn.conf.py"))
+    assert config["forwarded_allow_ips"] == "10.9.0.0/16,192.0.2.1"
+    settings_text = (Path(__file__).parents[1] / "ptsdinfo" / "settings.py").read_text()
+    assert 'env_list("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")' in settings_text
+    assert (
+        'forwarded_allow_ips = os.environ.get("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")'
+        in (Path(__file__).parents[1] / "deploy" / "gunicorn.conf.py").read_text()
+    )
+
+    settings.PTSDINFO_TRUSTED_PROXIES = ["10.0.0.300"]
+    with pytest.raises(SystemCheckError, match=r"ptsdinfo\.E003"):
+        call_command("check", "--tag", "security")
