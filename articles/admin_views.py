@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from articles.models import Article, ArticleCitation, Citation
 from articles.rendering import CITATION_KEY, ArticleFormatError, check_complexity, sanitize_html
@@ -132,18 +132,34 @@ def upload(request):
                 return _upload_error("Only JPEG, PNG, GIF and WebP images are accepted.")
             if image.width * image.height > MAX_UPLOAD_PIXELS:
                 return _upload_error("The image has too many pixels.")
-            extension, encoder = UPLOAD_FORMATS[image.format]
-            image.seek(0)
-            frame = image.convert("RGB" if encoder == "JPEG" else "RGBA")
-            output = io.BytesIO()
-            frame.save(output, encoder, optimize=True)
+            data, extension = image_reencode(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return _upload_error("The file is not a readable image.")
     name = default_storage.save(
-        f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}",
-        ContentFile(output.getvalue()),
+        f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}", ContentFile(data)
     )
     return JsonResponse({"image_code": f"![]({default_storage.url(name)})"})
+
+
+def image_reencode(image: Image.Image) -> tuple[bytes, str]:
+    """The first frame's pixels, re-encoded with no metadata: (bytes, extension).
+
+    Nothing of the upload but its pixels survives: no JPEG COM segment, no APPn segment
+    (EXIF, XMP, ICC, Photoshop, ...), no PNG text, EXIF or ICC chunk, no GIF comment or
+    extension, no WebP EXIF/XMP. The EXIF orientation is applied to the pixels first, so
+    a photo stays upright. Pillow's JPEG writer falls back to the source's comment
+    (`image.info["comment"]`) and `convert` copies `info`, so `info` is emptied before
+    saving; the only header written is libjpeg's own JFIF APP0 (version and pixel
+    density, no thumbnail). No ICC profile is re-embedded: colours are read as sRGB.
+    """
+    extension, encoder = UPLOAD_FORMATS[image.format]
+    image.seek(0)
+    upright = ImageOps.exif_transpose(image) or image
+    frame = upright.convert("RGB" if encoder == "JPEG" else "RGBA")
+    frame.info = {}
+    output = io.BytesIO()
+    frame.save(output, encoder, optimize=True)
+    return output.getvalue(), extension
 
 
 def _upload_error(message: str) -> JsonResponse:

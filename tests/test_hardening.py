@@ -519,3 +519,179 @@ def test_one_setting_drives_gunicorn_and_django(monkeypatch, settings):
     settings.PTSDINFO_TRUSTED_PROXIES = ["10.0.0.300"]
     with pytest.raises(SystemCheckError, match=r"ptsdinfo\.E003"):
         call_command("check", "--tag", "security")
+
+
+# --- 9. re-encoded uploads keep no metadata -----------------------------------------------
+
+SCRIPT = b"<script>alert(1)</script>"
+
+
+def _exif(orientation=None):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = SCRIPT.decode()  # ImageDescription
+    exif[0x0131] = "EvilCam"  # Software
+    if orientation:
+        exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _hostile_jpeg(size=(40, 20), orientation=None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(
+        buffer,
+        "JPEG",
+        comment=SCRIPT,
+        exif=_exif(orientation),
+        icc_profile=b"\0" * 128 + SCRIPT,
+    )
+    data = buffer.getvalue()
+    xmp = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>" + SCRIPT + b"</x:xmpmeta>")
+    photoshop = _segment(0xED, b"Photoshop 3.0\0" + SCRIPT)
+    return data[:2] + xmp + photoshop + data[2:]  # right after SOI
+
+
+def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) for every segment before the image data."""
+    assert data[:2] == b"\xff\xd8"
+    segments, pos = [], 2
+    while pos < len(data):
+        assert data[pos] == 0xFF
+        marker = data[pos + 1]
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        segments.append((marker, data[pos + 4 : pos + 2 + length]))
+        if marker == 0xDA:  # start of scan: entropy-coded data follows
+            return segments
+        pos += 2 + length
+    return segments
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return chunks
+
+
+def _upload_and_read(client, settings, name, data, content_type):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        reverse("editor:upload"), {"image": SimpleUploadedFile(name, data, content_type)}
+    )
+    assert response.status_code == 200, response.content
+    url = json.loads(response.content)["image_code"][len("![](") : -1]
+    return (settings.MEDIA_ROOT / url.removeprefix(settings.MEDIA_URL)).read_bytes()
+
+
+@pytest.fixture
+def uploader(client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client.force_login(make_user("uploader", groups=[AUTHORS]))
+    return client
+
+
+def test_the_crafted_jpeg_has_the_segments_under_test():
+    markers = [marker for marker, _ in _jpeg_segments(_hostile_jpeg())]
+    assert {0xFE, 0xE1, 0xE2, 0xED} <= set(markers)  # COM, EXIF+XMP, ICC, Photoshop
+
+
+def test_a_reencoded_jpeg_keeps_no_comment_or_app_segment(uploader, settings):
+    import io
+
+    from PIL import Image
+
+    stored = _upload_and_read(uploader, settings, "x.jpg", _hostile_jpeg(), "image/jpeg")
+
+    assert SCRIPT not in stored and b"<script" not in stored
+    assert b"Exif" not in stored and b"EvilCam" not in stored
+    assert b"ns.adobe.com" not in stored and b"Photoshop" not in stored
+    segments = _jpeg_segments(stored)
+    markers = [marker for marker, _ in segments]
+    assert 0xFE not in markers  # COM
+    app = [(marker, payload) for marker, payload in segments if 0xE0 <= marker <= 0xEF]
+    # Only libjpeg's own JFIF header: version and density, no thumbnail.
+    assert [(marker, payload[:5]) for marker, payload in app] == [(0xE0, b"JFIF\0")]
+    assert app[0][1][12:14] == b"\0\0"
+    with Image.open(io.BytesIO(stored)) as image:
+        image.load()
+        assert image.format == "JPEG" and image.size == (40, 20)
+        assert not image.info.get("comment") and "exif" not in image.info
+        assert "icc_profile" not in image.info
+        red, green, blue = image.getpixel((20, 10))
+        assert red > 150 and green < 80 and blue < 80
+
+
+def test_the_exif_orientation_is_applied_before_the_exif_goes(uploader, settings):
+    import io
+
+    from PIL import Image
+
+    rotated = _hostile_jpeg(size=(40, 20), orientation=6)  # "rotate 90° clockwise to view"
+
+    stored = _upload_and_read(uploader, settings, "x.jpg", rotated, "image/jpeg")
+
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.size == (20, 40)
+        assert "exif" not in image.info
+
+
+def test_a_reencoded_png_keeps_no_text_exif_or_icc_chunk(uploader, settings):
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", SCRIPT.decode())
+    info.add_text("XML:com.adobe.xmp", SCRIPT.decode(), zip=True)
+    info.add_itxt("Description", SCRIPT.decode(), lang="en")
+    buffer = io.BytesIO()
+    Image.new("RGBA", (8, 8), (0, 0, 255, 255)).save(
+        buffer, "PNG", pnginfo=info, exif=_exif(), icc_profile=b"\0" * 128 + SCRIPT
+    )
+    hostile = buffer.getvalue()
+    assert {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP"} <= set(_png_chunks(hostile))
+
+    stored = _upload_and_read(uploader, settings, "x.png", hostile, "image/png")
+
+    assert b"<script" not in stored and b"EvilCam" not in stored
+    assert set(_png_chunks(stored)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+    with Image.open(io.BytesIO(stored)) as image:
+        image.load()
+        assert image.size == (8, 8) and image.getpixel((4, 4)) == (0, 0, 255, 255)
+
+
+def test_a_gif_comment_and_a_webp_exif_do_not_survive(uploader, settings):
+    import io
+
+    from PIL import Image, features
+
+    gif = io.BytesIO()
+    Image.new("P", (8, 8), 1).save(gif, "GIF", comment=SCRIPT)
+    assert SCRIPT in gif.getvalue()
+    stored = _upload_and_read(uploader, settings, "x.gif", gif.getvalue(), "image/gif")
+    assert b"<script" not in stored
+    assert set(_png_chunks(stored)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+    if not features.check("webp"):
+        pytest.skip("Pillow without WebP")
+    webp = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(webp, "WEBP", exif=_exif(), xmp=SCRIPT)
+    assert b"EvilCam" in webp.getvalue()
+    stored = _upload_and_read(uploader, settings, "x.webp", webp.getvalue(), "image/webp")
+    assert b"<script" not in stored and b"EvilCam" not in stored
+    assert set(_png_chunks(stored)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
