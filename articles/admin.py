@@ -9,6 +9,8 @@ from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut as contenttypes_shortcut
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404
@@ -39,6 +41,22 @@ EVIDENCE_READONLY = [
     "retraction_note",
     "retraction_checked_at",
 ]
+
+
+def view_on_site(request, content_type_id: int, object_id: str):
+    """The admin's "view on site" redirect (`/admin/r/<type>/<id>/`), only for staff
+    who may view that model: Django's own sends any staff account to the object's public
+    URL, which names a draft's slug (issue 11, item 5). Mounted before the admin in
+    ptsdinfo/urls.py, wrapped in the admin's sign-in check."""
+    try:
+        content_type = ContentType.objects.get_for_id(content_type_id)
+    except ContentType.DoesNotExist:
+        raise Http404 from None
+    label, name = content_type.app_label, content_type.model
+    user = request.user
+    if not (user.has_perm(f"{label}.view_{name}") or user.has_perm(f"{label}.change_{name}")):
+        raise Http404
+    return contenttypes_shortcut(request, content_type_id, object_id)
 
 
 class EvidenceForm(forms.Form):

@@ -92,7 +92,15 @@ def _article_id_endpoints(pk):
         ),
         ("get", reverse("editor:preview", args=[pk])),
         ("post", reverse("editor:markdownify") + f"?article={pk}"),
+        ("get", f"/admin/r/{_content_type_id('article')}/{pk}/"),  # "view on site"
+        ("get", reverse("admin:view_on_site", args=[_content_type_id("article"), pk])),
     ]
+
+
+def _content_type_id(model):
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get(app_label="articles", model=model).pk
 
 
 def test_every_article_id_endpoint_is_covered():
