@@ -7,7 +7,8 @@ unhandled 500. Every registered ModelAdmin, the project's and the third-party on
 (auth, axes, django-otp), gets `BoundedLookupsMixin` (installed by
 `articles.apps.ArticlesConfig.ready`), which checks each filter value against the field
 it filters before any query and answers a bad one with the admin's message and a
-redirect to the unfiltered list.
+redirect to the unfiltered list. Many-to-many form fields get the same check on the ids
+they receive.
 """
 
 import math
@@ -120,8 +121,41 @@ def lookup_problem(model, key: str, value: str) -> str | None:
     return None
 
 
+class _BoundedChoices:
+    """For a many-to-many form field: each submitted id must fit its key field before
+    Django's `pk__in` query, which has no overflow guard (a 500 on the group and user
+    forms' permission lists)."""
+
+    def _check_values(self, value):
+        if isinstance(value, (list, tuple)):
+            key = self.to_field_name or "pk"
+            opts = self.queryset.model._meta
+            target = opts.pk if key == "pk" else opts.get_field(key)
+            for pk in value:
+                if _value_problem(target, str(pk)):
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"],
+                        code="invalid_pk_value",
+                        params={"pk": str(pk)[:80]},
+                    )
+        return super()._check_values(value)
+
+
+_BOUNDED_FIELD_CLASSES: dict[type, type] = {}
+
+
 class BoundedLookupsMixin:
-    """Checks the changelist's query string before Django builds the query from it."""
+    """Checks the changelist's query string before Django builds the query from it, and
+    the ids a many-to-many form field receives."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "_check_values"):
+            cls = type(field)
+            if cls not in _BOUNDED_FIELD_CLASSES:
+                _BOUNDED_FIELD_CLASSES[cls] = type(cls.__name__, (_BoundedChoices, cls), {})
+            field.__class__ = _BOUNDED_FIELD_CLASSES[cls]
+        return field
 
     def lookup_problems(self, request) -> list[str]:
         simple = {
