@@ -18,6 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import connection, models
 from django.utils import timezone
 
@@ -71,6 +72,12 @@ def _value_problem(field, value: str) -> str | None:
         except ValueError:
             return "is not a number"
         return None if math.isfinite(number) and abs(number) < 1e300 else "is out of range"
+    if isinstance(field, models.GenericIPAddressField):  # PostgreSQL's inet refuses the rest
+        try:
+            validate_ipv46_address(value)
+        except ValidationError:
+            return "is not an IP address"
+        return None
     if isinstance(field, (models.DateField, models.BooleanField, models.UUIDField)):
         try:
             converted = field.to_python(value)
@@ -165,9 +172,12 @@ class BoundedLookupsMixin:
         }
         problems = []
         for key, values in request.GET.lists():
-            if key in IGNORED_PARAMS or key in (ERROR_FLAG, PAGE_VAR):
-                continue
             for value in values:
+                if "\x00" in key or "\x00" in value:  # PostgreSQL refuses NUL in text
+                    problems.append(f"“{key[:80].replace(chr(0), '')}” contains a NUL character")
+                    continue
+                if key in IGNORED_PARAMS or key in (ERROR_FLAG, PAGE_VAR):
+                    continue
                 if key in simple:
                     spec = simple[key](request, {}, self.model, self)
                     choices = {str(v) for v, _ in spec.lookup_choices}
