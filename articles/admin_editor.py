@@ -279,6 +279,8 @@ def transition_view(model_admin):
         article = get_object_or_404(Article, pk=pk)
         if action not in workflow.ACTIONS:
             raise Http404
+        if _has_nul(request):
+            return _back(article)
         comment = request.POST.get("comment", "")
         kwargs = {"article": article, "user": request.user}
         if action == "withdraw":
@@ -312,6 +314,8 @@ def claim_review_view(model_admin):
     @require_POST
     def view(request, pk: int):
         article = get_object_or_404(Article, pk=pk)
+        if _has_nul(request):
+            return _back(article)
         key = request.POST.get("claim", "")
         certainty = request.POST.get("certainty", "")
         comment = request.POST.get("comment", "").strip()
@@ -334,6 +338,15 @@ def claim_review_view(model_admin):
         return _back(article, f"#claim-row-{key}")
 
     return view
+
+
+def _has_nul(request) -> bool:
+    """A NUL character in any posted value is refused with a message: PostgreSQL cannot
+    store one, so it would otherwise end in a 500 (issue 11, item 7)."""
+    if any("\x00" in key or "\x00" in value for key, value in request.POST.items()):
+        messages.error(request, "The form contained a NUL character; nothing was recorded.")
+        return True
+    return False
 
 
 def _back(article: Article, fragment: str = ""):

@@ -748,3 +748,34 @@ def test_every_admin_form_answers_bad_values_without_a_500(root_client):
             if status not in (200, 302, 403):
                 failures.append((url, value, status))
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    "endpoint, data",
+    [
+        ("transition", {"comment": "x\x00y"}),
+        ("claims", {"claim": "lead-claim", "comment": "x\x00y"}),
+        ("claims", {"claim": "lead\x00claim", "certainty": "high"}),
+    ],
+)
+def test_a_nul_character_in_a_workflow_form_gets_a_message(client, tmp_path, endpoint, data):
+    """PostgreSQL cannot store NUL: refused before any write, on every database."""
+    from articles.models import ReviewEvent
+    from articles.roles import CLINICAL_REVIEWERS
+
+    owner = make_user("owner", groups=[AUTHORS], display_name="Dr Owner", credentials="MD")
+    article = import_article(write_article(tmp_path / "n", slug="nul"), user=owner).article
+    user = owner
+    if endpoint == "claims":
+        user = make_user("rev", groups=[CLINICAL_REVIEWERS], display_name="R", credentials="MD")
+    client.force_login(user)
+    args = [article.pk, "submit"] if endpoint == "transition" else [article.pk]
+    events = ReviewEvent.objects.count()
+
+    status, html = _answer(
+        client, "post", reverse(f"admin:articles_article_{endpoint}", args=args), data
+    )
+
+    assert status == 200
+    assert "The form contained a NUL character; nothing was recorded." in html
+    assert ReviewEvent.objects.count() == events
