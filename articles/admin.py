@@ -5,14 +5,18 @@ write goes through `articles.services` and the reviewer sees the whole picture.
 """
 
 from datetime import timedelta
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut as contenttypes_shortcut
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -37,6 +41,22 @@ EVIDENCE_READONLY = [
     "retraction_note",
     "retraction_checked_at",
 ]
+
+
+def view_on_site(request, content_type_id: int, object_id: str):
+    """The admin's "view on site" redirect (`/admin/r/<type>/<id>/`), only for staff
+    who may view that model: Django's own sends any staff account to the object's public
+    URL, which names a draft's slug (issue 11, item 5). Mounted before the admin in
+    ptsdinfo/urls.py, wrapped in the admin's sign-in check."""
+    try:
+        content_type = ContentType.objects.get_for_id(content_type_id)
+    except ContentType.DoesNotExist:
+        raise Http404 from None
+    label, name = content_type.app_label, content_type.model
+    user = request.user
+    if not (user.has_perm(f"{label}.view_{name}") or user.has_perm(f"{label}.change_{name}")):
+        raise Http404
+    return contenttypes_shortcut(request, content_type_id, object_id)
 
 
 class EvidenceForm(forms.Form):
@@ -108,8 +128,11 @@ class ReviewerFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in reviewers]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(versions__reviewer_id=int(self.value())).distinct()
+        value = self.value() or ""
+        # Values outside the lookups never get here (admin_lookups.BoundedLookupsMixin
+        # refuses them with a message); the checks keep this filter safe on its own.
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            return queryset.filter(versions__reviewer_id=int(value)).distinct()
         return queryset
 
 
@@ -124,31 +147,53 @@ class ArticleAdmin(admin.ModelAdmin):
     def live_number(self, article):
         return f"v{article.live_version.number}" if article.live_version else "—"
 
+    def role_or_404(self, view):
+        """Every URL that takes an article id answers staff without an editorial role with
+        the same 404 before looking the id up, so neither the article's existence nor its
+        slug or state leaks through an error message (issue 11, item 5). Anyone not signed
+        in as active staff passes through, to the admin's sign-in redirect."""
+
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            user = request.user
+            if user.is_active and user.is_staff and not self.has_view_or_change_permission(request):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return guarded
+
     def get_urls(self):
         view = self.admin_site.admin_view
+        guard = self.role_or_404
+        stock = [
+            URLPattern(p.pattern, guard(p.callback), p.default_args, p.name)
+            if "object_id" in str(p.pattern)
+            else p
+            for p in super().get_urls()
+        ]
         return [
             path("add/", view(admin_editor.editor_view(self)), name="articles_article_add"),
             path(
                 "<int:pk>/change/",
-                view(admin_editor.editor_view(self)),
+                view(guard(admin_editor.editor_view(self))),
                 name="articles_article_change",
             ),
             path(
                 "<int:pk>/transition/<str:action>/",
-                view(admin_editor.transition_view(self)),
+                view(guard(admin_editor.transition_view(self))),
                 name="articles_article_transition",
             ),
             path(
                 "<int:pk>/claims/",
-                view(admin_editor.claim_review_view(self)),
+                view(guard(admin_editor.claim_review_view(self))),
                 name="articles_article_claims",
             ),
             path(
                 "<int:pk>/diff/",
-                view(admin_editor.diff_view(self)),
+                view(guard(admin_editor.diff_view(self))),
                 name="articles_article_diff",
             ),
-            *super().get_urls(),
+            *stock,
         ]
 
     def has_delete_permission(self, request, obj=None):

@@ -308,6 +308,8 @@ def transition_view(model_admin):
         article = get_object_or_404(Article, pk=pk)
         if action not in workflow.ACTIONS:
             raise Http404
+        if _has_nul(request):
+            return _back(article)
         comment = request.POST.get("comment", "")
         kwargs = {"article": article, "user": request.user}
         if action == "withdraw":
@@ -342,6 +344,8 @@ def claim_review_view(model_admin):
     @require_POST
     def view(request, pk: int):
         article = get_object_or_404(Article, pk=pk)
+        if _has_nul(request):
+            return _back(article)
         key = request.POST.get("claim", "")
         certainty = request.POST.get("certainty", "")
         comment = request.POST.get("comment", "").strip()
@@ -373,6 +377,15 @@ def claim_review_view(model_admin):
         return _back(article, f"#claim-row-{key}")
 
     return view
+
+
+def _has_nul(request) -> bool:
+    """A NUL character in any posted value is refused with a message: PostgreSQL cannot
+    store one, so it would otherwise end in a 500 (issue 11, item 7)."""
+    if any("\x00" in key or "\x00" in value for key, value in request.POST.items()):
+        messages.error(request, "The form contained a NUL character; nothing was recorded.")
+        return True
+    return False
 
 
 def _back(article: Article, fragment: str = ""):
@@ -430,7 +443,7 @@ def _snapshot(article: Article, ref: str) -> dict | None:
         return draft_snapshot(article)
     if ref == "live":
         return article.live_version.snapshot if article.live_version_id else None
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # "²" is a digit to str.isdigit, not to int()
         version = article.versions.filter(number=int(ref)).only("snapshot").first()
         return version.snapshot if version else None
     return None

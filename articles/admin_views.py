@@ -12,12 +12,13 @@ from django.db.models import Case, IntegerField, Q, TextField, Value, When
 from django.db.models.functions import Cast
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from articles.models import Article, ArticleCitation, Citation
-from articles.rendering import CITATION_KEY
+from articles.rendering import CITATION_KEY, ArticleFormatError, check_complexity, sanitize_html
 from articles.rendering import markdownify as render_preview
 from articles.services import library
 from articles.services.drafts import draft_snapshot
@@ -51,11 +52,31 @@ def staff_only(view):
     return wrapped
 
 
-def preview_bibliography(text: str, article: Article | None) -> dict[str, dict]:
-    """CSL items for the keys the text cites: the article's own keys first, then the
-    library's. Two queries, whatever the number of keys."""
+# The most distinct citation keys one preview looks up. A long review cites a few hundred
+# sources; the bound keeps each lookup one small query (SQLite refuses more than a few
+# thousand variables in one statement, PostgreSQL plans a huge IN list slowly).
+MAX_PREVIEW_KEYS = 500
+
+
+def preview_keys(text: str) -> set[str]:
+    """The distinct citation keys the text names, refused above MAX_PREVIEW_KEYS."""
     keys = set(_CITED_KEY_RE.findall(text))
+    if len(keys) > MAX_PREVIEW_KEYS:
+        raise ArticleFormatError(
+            f"the text names {len(keys):,} different citation keys; at most "
+            f"{MAX_PREVIEW_KEYS:,} are previewed"
+        )
+    return keys
+
+
+def preview_bibliography(keys: set[str], article: Article | None) -> dict[str, dict]:
+    """CSL items for the given keys (at most MAX_PREVIEW_KEYS): the article's own keys
+    first, then the library's. Two queries, whatever the number of keys."""
+    if len(keys) > MAX_PREVIEW_KEYS:
+        raise ValueError("preview_bibliography: too many keys; call preview_keys first")
     items: dict[str, dict] = {}
+    if not keys:
+        return items
     if article is not None:
         for link in ArticleCitation.objects.filter(article=article, key__in=keys).select_related(
             "citation"
@@ -72,12 +93,22 @@ def preview_bibliography(text: str, article: Article | None) -> dict[str, dict]:
 @staff_only
 @require_POST
 def markdownify(request):
-    """django-markdownx's preview endpoint, rendered by the project's one renderer."""
+    """django-markdownx's preview endpoint, rendered by the project's one renderer.
+
+    The size, markup and key-count limits are checked before any query: an oversized
+    text gets the format notice and never reaches the database."""
     text = request.POST.get("content", "")
+    try:
+        check_complexity(text)
+        keys = preview_keys(text)
+    except ArticleFormatError as exc:
+        notice = f'<p class="format-error">{escape(exc.message)}</p>\n'
+        return HttpResponse(sanitize_html(notice))
     article = None
-    if request.GET.get("article", "").isdigit():
-        article = Article.objects.filter(pk=int(request.GET["article"])).first()
-    return HttpResponse(render_preview(text, preview_bibliography(text, article)))
+    article_id = request.GET.get("article", "")
+    if article_id.isascii() and article_id.isdigit() and len(article_id) <= 18:
+        article = Article.objects.filter(pk=int(article_id)).first()
+    return HttpResponse(render_preview(text, preview_bibliography(keys, article)))
 
 
 @never_cache
@@ -106,18 +137,34 @@ def upload(request):
                 return _upload_error("Only JPEG, PNG, GIF and WebP images are accepted.")
             if image.width * image.height > MAX_UPLOAD_PIXELS:
                 return _upload_error("The image has too many pixels.")
-            extension, encoder = UPLOAD_FORMATS[image.format]
-            image.seek(0)
-            frame = image.convert("RGB" if encoder == "JPEG" else "RGBA")
-            output = io.BytesIO()
-            frame.save(output, encoder, optimize=True)
+            data, extension = image_reencode(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return _upload_error("The file is not a readable image.")
     name = default_storage.save(
-        f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}",
-        ContentFile(output.getvalue()),
+        f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}", ContentFile(data)
     )
     return JsonResponse({"image_code": f"![]({default_storage.url(name)})"})
+
+
+def image_reencode(image: Image.Image) -> tuple[bytes, str]:
+    """The first frame's pixels, re-encoded with no metadata: (bytes, extension).
+
+    Nothing of the upload but its pixels survives: no JPEG COM segment, no APPn segment
+    (EXIF, XMP, ICC, Photoshop, ...), no PNG text, EXIF or ICC chunk, no GIF comment or
+    extension, no WebP EXIF/XMP. The EXIF orientation is applied to the pixels first, so
+    a photo stays upright. Pillow's JPEG writer falls back to the source's comment
+    (`image.info["comment"]`) and `convert` copies `info`, so `info` is emptied before
+    saving; the only header written is libjpeg's own JFIF APP0 (version and pixel
+    density, no thumbnail). No ICC profile is re-embedded: colours are read as sRGB.
+    """
+    extension, encoder = UPLOAD_FORMATS[image.format]
+    image.seek(0)
+    upright = ImageOps.exif_transpose(image) or image
+    frame = upright.convert("RGB" if encoder == "JPEG" else "RGBA")
+    frame.info = {}
+    output = io.BytesIO()
+    frame.save(output, encoder, optimize=True)
+    return output.getvalue(), extension
 
 
 def _upload_error(message: str) -> JsonResponse:

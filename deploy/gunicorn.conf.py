@@ -63,7 +63,9 @@ if os.path.isdir(_SHM):
     worker_tmp_dir = _SHM
 
 # Trust X-Forwarded-* only from the proxy in front (nginx on the same host by default).
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# PTSDINFO_TRUSTED_PROXIES also decides, in Django, whose X-Forwarded-For the sign-in
+# lockout believes (accounts.security.client_ip): one list for both.
+forwarded_allow_ips = os.environ.get("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Access logs to stdout (the container log); "off" disables them (the benchmark does).
 _access_log = os.environ.get("GUNICORN_ACCESS_LOG", "-")

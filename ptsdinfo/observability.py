@@ -12,7 +12,6 @@ Nothing here imports Django models: gunicorn's master loads it to format its log
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -20,7 +19,6 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
-from functools import cache
 
 _request_id: ContextVar[str] = ContextVar("ptsdinfo_request_id", default="-")
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -34,35 +32,12 @@ def current_request_id() -> str:
 # --- which proxies may name the request ----------------------------------------------
 
 
-@cache
-def _networks(spec: str) -> tuple:
-    networks = []
-    for item in spec.split(","):
-        if item.strip():
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-    return tuple(networks)
-
-
-def trusted_proxies() -> tuple:
-    """PTSDINFO_TRUSTED_PROXIES (addresses or networks, comma-separated): the proxies in
-    front of the app. The settings value when the project defines one, else the
-    environment; loopback (the nginx on the same host) when neither is set."""
-    from django.conf import settings
-
-    value = getattr(settings, "PTSDINFO_TRUSTED_PROXIES", None)
-    if value is None:
-        value = os.environ.get("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")
-    if not isinstance(value, str):
-        value = ",".join(str(item) for item in value)
-    return _networks(value)
-
-
 def from_trusted_proxy(meta) -> bool:
-    try:
-        address = ipaddress.ip_address(meta.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in network for network in trusted_proxies())
+    """Whether the request came straight from a proxy in PTSDINFO_TRUSTED_PROXIES: the
+    same list, and the same reading of it, as the sign-in lockout's client address."""
+    from accounts.security import is_trusted_proxy
+
+    return is_trusted_proxy(meta.get("REMOTE_ADDR"))
 
 
 def request_id_for(meta) -> str:

@@ -295,6 +295,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PTSDINFO_LOGIN_COOLOFF
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 PTSDINFO_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+# The proxies whose X-Forwarded-For is believed (addresses or CIDR networks). The same
+# variable sets gunicorn's forwarded_allow_ips (deploy/gunicorn.conf.py).
+PTSDINFO_TRUSTED_PROXIES = env_list("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")
 AXES_VERBOSE = False  # accounts.security writes the audit log and its own log lines
 
 # Second factor (django-otp TOTP). When on, Clinical reviewers, Publishers and

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import security
+from articles.admin import view_on_site
 from ptsdinfo import health, media
 from publicsite import views
 
@@ -17,5 +18,11 @@ urlpatterns = [
     path("editor/", include("articles.admin_urls")),
     # Second factor (enrol, verify) before the admin mount, which would claim the prefix.
     path("admin/2fa/", include(security.urls)),
+    # The admin's "view on site" redirect, limited to staff who may view the model.
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site),
+        name="view_on_site_checked",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -8,8 +8,22 @@ from django.utils.feedgenerator import Atom1Feed
 from publicsite import selectors
 
 
+class PlainTextAtomFeed(Atom1Feed):
+    """Atom with a plain-text summary.
+
+    Django's Atom1Feed declares the summary `type="html"` but writes our plain text escaped
+    only once, so a feed reader would decode it and render any markup in a title, summary or
+    reviewer name as HTML. Every text we send is plain text, so it is declared as such."""
+
+    def add_item_elements(self, handler, item):
+        description = item["description"]
+        super().add_item_elements(handler, {**item, "description": None})
+        if description is not None:
+            handler.addQuickElement("summary", description, {"type": "text"})
+
+
 class PublicationsFeed(Feed):
-    feed_type = Atom1Feed
+    feed_type = PlainTextAtomFeed
     title = "ptsdinfo: new and re-reviewed articles"
     subtitle = (
         "Clinician-reviewed information about PTSD. Each entry is a version a clinician "

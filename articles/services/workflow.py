@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
+from datetime import UTC as datetime_UTC
 from datetime import datetime
 
 from django.db import transaction
@@ -350,6 +351,10 @@ def article_schedule(*, article: Article, user, at: datetime, comment: str = "")
     _check(article, user, "schedule", comment)
     if timezone.is_naive(at):
         raise WorkflowError("The go-live time needs a time zone (e.g. +00:00).", rule="schedule")
+    try:
+        at = at.astimezone(datetime_UTC)  # stored in UTC; 9999-12-31T23:59:59-12:00 overflows
+    except OverflowError:
+        raise WorkflowError("The go-live time is out of range.", rule="schedule") from None
     if at <= timezone.now():
         raise WorkflowError("The go-live time must be in the future.", rule="schedule")
     version = approved_version(article)
