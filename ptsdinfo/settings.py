@@ -8,9 +8,13 @@ safety is checked by `manage.py check --deploy`, not by a second settings file.
 import hashlib
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
+
+from ptsdinfo.observability import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,17 +51,41 @@ INSTALLED_APPS = [
     "articles",
     "publicsite",
     "accounts",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
+# A PostgreSQL read replica (docs/deployment.md): see DATABASES below.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+
+# Order matters; outermost first.
 MIDDLEWARE = [
+    # With a replica: marks anonymous GET/HEAD requests as public reads (ptsdinfo/routers.py).
+    *(["ptsdinfo.routers.public_reads_middleware"] if DATABASE_REPLICA_URL else []),
+    # The request id: from a trusted proxy's X-Request-ID or generated, on every log line
+    # and returned in the response (ptsdinfo/observability.py).
+    "ptsdinfo.observability.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP and Permissions-Policy right after SecurityMiddleware, so every response, the
+    # 503 page included, carries them.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "accounts.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The database-fault 503 sits inside the headers and outside sessions (whose save
+    # may fail too); before `migrate`, pages say to run it (its process_exception sees a
+    # missing table first).
+    "accounts.security.DatabaseFaultMiddleware",
+    "ptsdinfo.health.MigrationsPendingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.security.StaffGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "ptsdinfo.urls"
@@ -73,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -184,7 +213,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("DJANGO_BEHIND_PROXY", False):
+# Behind a TLS-terminating proxy (its X-Forwarded-For is believed only from
+# PTSDINFO_TRUSTED_PROXIES, see the sign-in section below).
+PTSDINFO_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if PTSDINFO_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # django-markdownx: the preview goes through the project's one renderer.
@@ -204,50 +236,24 @@ PTSDINFO_FEATURED_ARTICLES = env_list(
     "PTSDINFO_FEATURED_ARTICLES", "what-is-ptsd,ptsd-treatments,ketamine-for-ptsd"
 )
 
+# Logs (ptsdinfo/observability.py): time, level, logger and request id on every line;
+# JSON lines when LOG_FORMAT=json.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ptsdinfo.observability.RequestIdFilter"}},
+    "formatters": {"app": {"()": "ptsdinfo.observability.make_formatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "app",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
 
 # --- SECURITY (issue 8; docs/security.md) ------------------------------------------
-# Appended rather than woven into the lists above so the other sections stay as they
-# are: each insertion names the neighbour it must sit beside, because order matters.
-from datetime import timedelta  # noqa: E402
-
-from django.utils.csp import CSP  # noqa: E402
-
-INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
-
-
-def _insert_after(items: list[str], anchor: str, *new: str) -> None:
-    index = items.index(anchor) + 1
-    items[index:index] = new
-
-
-# CSP and Permissions-Policy right after SecurityMiddleware, so every response,
-# the 503 page included, carries them. The database-fault middleware sits inside
-# them (its 503 gets the headers) and outside sessions (whose save may fail too).
-_insert_after(
-    MIDDLEWARE,
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "accounts.security.PermissionsPolicyMiddleware",
-)
-_insert_after(
-    MIDDLEWARE,
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "accounts.security.DatabaseFaultMiddleware",
-)
-_insert_after(
-    MIDDLEWARE,
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "accounts.security.StaffGuardMiddleware",
-)
-MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as django-axes requires
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
 
 # Content-Security-Policy on every page, public and admin, in every environment (so
 # development and the browser tests see what production enforces). Scripts only from
@@ -275,7 +281,7 @@ PTSDINFO_PERMISSIONS_POLICY = (
     "microphone=(), payment=(), usb=()"
 )
 # The container health check calls http://127.0.0.1:8000/healthz from inside.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE = "Lax"
 # Staff sessions (the only sessions the site has) last 8 hours from sign-in.
@@ -294,7 +300,6 @@ AXES_FAILURE_LIMIT = int(os.environ.get("PTSDINFO_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PTSDINFO_LOGIN_COOLOFF_MINUTES", "60")))
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
-PTSDINFO_BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
 # The proxies whose X-Forwarded-For is believed (addresses or CIDR networks). The same
 # variable sets gunicorn's forwarded_allow_ips (deploy/gunicorn.conf.py).
 PTSDINFO_TRUSTED_PROXIES = env_list("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")
@@ -330,9 +335,9 @@ PTSDINFO_FETCH_CA_FILE = os.environ.get("PTSDINFO_FETCH_CA_FILE", "")
 # --- SCALE-OUT (issue 7; docs/deployment.md) ----------------------------------------
 # A PostgreSQL read replica: anonymous GET/HEAD requests read from it, everything else
 # (writes, the admin, signed-in users, commands) uses the primary. ptsdinfo/routers.py.
-if os.environ.get("DATABASE_REPLICA_URL"):
+if DATABASE_REPLICA_URL:
     DATABASES["replica"] = dj_database_url.parse(
-        os.environ["DATABASE_REPLICA_URL"],
+        DATABASE_REPLICA_URL,
         conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
         conn_health_checks=True,
     )
@@ -341,7 +346,6 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     # Tests use the primary's test database for it (no second database to create).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["ptsdinfo.routers.PrimaryReplicaRouter"]
-    MIDDLEWARE.insert(0, "ptsdinfo.routers.public_reads_middleware")
 
 # --- EMAIL AND REVIEW REMINDERS (issue 6: `review_due --email`) ------------------------
 # Django 6.1's MAILERS (the EMAIL_* settings are deprecated). SMTP by default; the
@@ -374,34 +378,11 @@ PTSDINFO_SITE_URL = os.environ.get("PTSDINFO_SITE_URL", "").rstrip("/")
 # its replay is more than this many seconds behind.
 PTSDINFO_READYZ_TOKEN = os.environ.get("PTSDINFO_READYZ_TOKEN", "")
 PTSDINFO_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("PTSDINFO_REPLICA_MAX_LAG_SECONDS", "30"))
-# Before `migrate`, pages say to run it (inside the database-fault middleware, so its
-# process_exception sees a missing table first).
-_insert_after(
-    MIDDLEWARE,
-    "accounts.security.DatabaseFaultMiddleware",
-    "ptsdinfo.health.MigrationsPendingMiddleware",
-)
-SECURE_REDIRECT_EXEMPT.append(r"^readyz$")
 
-# Logs (ptsdinfo/observability.py): time, level, logger and request id on every line;
-# JSON lines when LOG_FORMAT=json. The request id comes from X-Request-ID when a
-# trusted proxy (PTSDINFO_TRUSTED_PROXIES) sent it, else is generated; every response
-# returns it. The id is set when the request starts (request_started), so every line of
-# the request carries it; the middleware, outermost but for the replica router's, adds
-# it to the response.
-MIDDLEWARE.insert(
-    int(MIDDLEWARE[0] == "ptsdinfo.routers.public_reads_middleware"),
-    "ptsdinfo.observability.request_id_middleware",
-)
-LOGGING["filters"] = {"request_id": {"()": "ptsdinfo.observability.RequestIdFilter"}}
-LOGGING["formatters"] = {"app": {"()": "ptsdinfo.observability.make_formatter"}}
-LOGGING["handlers"]["console"].update(formatter="app", filters=["request_id"])
 # Error mail (Django mails 500s to ADMINS when DEBUG is off): comma-separated addresses.
 ADMINS = env_list("DJANGO_ADMINS", "")
 SERVER_EMAIL = os.environ.get("DJANGO_SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 # Optional error reporting (sentry-sdk): off unless SENTRY_DSN is set.
-from ptsdinfo.observability import init_sentry  # noqa: E402
-
 PTSDINFO_SENTRY_ENABLED = init_sentry(os.environ.get("SENTRY_DSN", ""))
 # Uploads (/media/) served by the app itself, for a container without nginx in front
 # (ptsdinfo/media.py); the shipped nginx serves them directly and this stays off.
