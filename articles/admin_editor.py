@@ -26,12 +26,11 @@ from articles.services import library, workflow
 from articles.services.drafts import (
     DraftConflictError,
     UnknownTopicError,
-    article_content_hash,
     article_save_text,
     draft_body_text,
-    draft_snapshot,
 )
 from articles.services.gates import article_gates
+from articles.services.snapshots import article_content_hash, draft_snapshot
 
 HOLDER = {
     Article.Status.DRAFT: "With the author",

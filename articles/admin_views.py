@@ -21,7 +21,7 @@ from articles.models import Article, ArticleCitation, Citation
 from articles.rendering import CITATION_KEY, ArticleFormatError, check_complexity, sanitize_html
 from articles.rendering import markdownify as render_preview
 from articles.services import library
-from articles.services.drafts import draft_snapshot
+from articles.services.snapshots import draft_snapshot
 from articles.services.versions import snapshot_render
 from evidence.citations import format_reference_text
 from evidence.fetching import FetchError, classify_identifier

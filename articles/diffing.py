@@ -1,6 +1,6 @@
 """What changed between two versions of an article, in terms a clinician reviews.
 
-Input is two snapshots as `services.drafts.draft_snapshot` makes them (plain dicts, so
+Input is two snapshots as `services.snapshots.draft_snapshot` makes them (plain dicts, so
 a stored version and the live draft compare alike); output is data: which sections
 changed and how, sentence by sentence; which claims were added, removed, reworded or
 re-graded, and which citations came and went. No database. Templates show it; the

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from articles.models import Article
-from articles.services.drafts import article_content_hash
+from articles.services.snapshots import article_content_hash
 from tests.factories import make_team, write_article
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ IMPORT_AND_HASH = """
 import io, json
 from django.core.management import call_command
 from articles.models import Article
-from articles.services.drafts import article_content_hash
+from articles.services.snapshots import article_content_hash
 out = io.StringIO()
 call_command("import_articles", {directory!r}, "--json", stdout=out)
 hashes = {{a.slug: article_content_hash(a) for a in Article.objects.all()}}

@@ -7,7 +7,8 @@ from django.db import connection
 from articles.articlefile import read_article_file
 from articles.models import Article
 from articles.roles import roles_ensure
-from articles.services.drafts import DraftConflictError, article_content_hash, article_import
+from articles.services.drafts import DraftConflictError, article_import
+from articles.services.snapshots import article_content_hash
 from tests.factories import import_article, write_article
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from articles.models import Article, ArticleVersion, Citation, Claim, ClaimCitation, Section
-from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates
+from articles.services.snapshots import article_content_hash
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from articles.models import Article, Citation, Claim, ClaimCitation
 from articles.services import drafts, integrity, versions, workflow
-from articles.services.drafts import DraftIntegrityError, draft_problems, draft_snapshot
+from articles.services.drafts import DraftIntegrityError, draft_problems
+from articles.services.snapshots import draft_snapshot
 from articles.services.versions import page_read, snapshot_render, snapshot_verify
 from articles.services.workflow import WorkflowError
 from tests.factories import import_article, make_team, write_article

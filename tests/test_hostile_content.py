@@ -17,7 +17,7 @@ from articles.models import ArticleVersion
 from articles.rendering import MAX_BODY_CHARS, MAX_MARKUP_CHARS, markdownify
 from articles.roles import AUTHORS
 from articles.services import workflow
-from articles.services.drafts import draft_snapshot
+from articles.services.snapshots import draft_snapshot
 from articles.services.versions import snapshot_render
 from tests.factories import import_article, make_user, write_article
 

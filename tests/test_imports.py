@@ -6,8 +6,8 @@ from django.core.management.base import CommandError
 
 from articles.articlefile import ArticleFileError, read_article_file
 from articles.models import Article, ArticleCitation, Citation, Claim, ClaimCitation, Section
-from articles.services.drafts import article_content_hash, draft_snapshot
 from articles.services.exports import article_export
+from articles.services.snapshots import article_content_hash, draft_snapshot
 from tests.factories import BIBLIOGRAPHY, import_article, write_article
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from articles.models import Article, ArticleCitation, Citation, Claim, ClaimCitation, ReviewEvent
-from articles.services import drafts, integrity, workflow
+from articles.services import integrity, snapshots, workflow
 from evidence import fetching
 from tests.factories import import_article, write_article
 
@@ -381,7 +381,7 @@ def test_merge_keeps_the_oldest_and_repoints_every_claim_without_losing_one(tmp_
     claims_before = {
         c.pk: set(c.claim_citations.values_list("relation", flat=True)) for c in Claim.objects.all()
     }
-    first_hash = drafts.article_content_hash(first)
+    first_hash = snapshots.article_content_hash(first)
 
     code, report = check_json(capsys, "--merge")
 
@@ -406,7 +406,7 @@ def test_merge_keeps_the_oldest_and_repoints_every_claim_without_losing_one(tmp_
     assert not first.events.filter(comment__contains="Citation library merge").exists()
     first.refresh_from_db()
     assert first.status == Article.Status.PUBLISHED  # identical records: the draft is unchanged
-    assert drafts.article_content_hash(first) == first_hash
+    assert snapshots.article_content_hash(first) == first_hash
 
 
 def test_merge_that_changes_a_published_draft_reopens_it_and_keeps_the_live_version(

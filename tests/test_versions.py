@@ -2,7 +2,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
 from articles.models import Article, ArticleVersion, ReviewEvent
-from articles.services.drafts import article_content_hash
+from articles.services.snapshots import article_content_hash
 from tests.factories import import_article, publish, write_article
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.utils import timezone
 from articles.models import Article, ArticleVersion, Citation, ReviewEvent
 from articles.roles import ROLES
 from articles.services import workflow
-from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates
+from articles.services.snapshots import article_content_hash
 from articles.services.workflow import WorkflowError
 from tests.factories import import_article, make_user, write_article
 

@@ -57,7 +57,7 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from articles.services.drafts import article_content_hash, snapshot_hash
+from articles.services.snapshots import article_content_hash, snapshot_hash
 
 FORMAT = "ptsdinfo-backup"
 VERSION = 1

@@ -10,7 +10,6 @@ Rules enforced here:
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from django.db.models import F
 from articles.articlefile import (
     ArticleFile,
     ArticleFileError,
-    write_article_text,
     write_body_text,
 )
 from articles.models import (
@@ -36,6 +34,7 @@ from articles.models import (
     Topic,
 )
 from articles.rendering import ArticleFormatError, ClaimSource, SectionSource, parse_body
+from articles.services.snapshots import article_content_hash
 from evidence import citations
 
 SUPPORTS, CONTRADICTS = ClaimCitation.Relation.SUPPORTS, ClaimCitation.Relation.CONTRADICTS
@@ -69,103 +68,6 @@ class ImportResult:
         if self.created:
             return "created"
         return "updated" if self.changed else "unchanged"
-
-
-# --- the canonical snapshot and its hash ---------------------------------------------
-
-
-def draft_snapshot(article: Article) -> dict:
-    """The whole draft as plain data: what a version freezes and what its hash covers."""
-    sections = list(article.sections.order_by("position"))
-    claims = list(
-        article.claims.order_by("position")
-        .select_related("section")
-        .prefetch_related("claim_citations__citation")
-    )
-    keys_by_citation = {
-        link.citation_id: link.key for link in article.bibliography.select_related("citation")
-    }
-    bibliography = {
-        link.key: _csl_for_key(link.citation, link.key)
-        for link in article.bibliography.select_related("citation")
-    }
-    return {
-        "slug": article.slug,
-        "title": article.title,
-        "summary": article.summary,
-        "topics": sorted(article.topics.values_list("slug", flat=True)),
-        # The names readers will see, as the reviewer approved them (not in the file format
-        # or the content hash: see docs/security.md, "Evidence facts and topics").
-        "topic_names": dict(article.topics.order_by("slug").values_list("slug", "name")),
-        "audience": article.audience,
-        "review_interval_months": article.review_interval_months,
-        "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in sections],
-        "claims": [
-            {
-                "id": claim.key,
-                "section": claim.section.anchor,
-                "statement": claim.statement,
-                "certainty": claim.certainty,
-                "supports": [
-                    {"key": keys_by_citation[link.citation_id], "locator": link.locator}
-                    for link in claim.claim_citations.all()
-                    if link.relation == ClaimCitation.Relation.SUPPORTS
-                ],
-                "contradicts": [
-                    keys_by_citation[link.citation_id]
-                    for link in claim.claim_citations.all()
-                    if link.relation == ClaimCitation.Relation.CONTRADICTS
-                ],
-            }
-            for claim in claims
-        ],
-        "bibliography": bibliography,
-        "citation_meta": {
-            link.key: {
-                "study_design": link.citation.study_design,
-                "retraction_status": link.citation.retraction_status,
-            }
-            for link in article.bibliography.select_related("citation")
-        },
-    }
-
-
-def _csl_for_key(citation: Citation, key: str) -> dict:
-    item = dict(citation.csl)
-    item["id"] = key
-    return item
-
-
-def snapshot_article_text(snapshot: dict) -> str:
-    return write_article_text(
-        title=snapshot["title"],
-        slug=snapshot["slug"],
-        summary=snapshot["summary"],
-        topics=snapshot["topics"],
-        audience=snapshot["audience"],
-        review_interval_months=snapshot["review_interval_months"],
-        sections=[(s["heading"], s["anchor"], s["body"]) for s in snapshot["sections"]],
-        bibliography_name=f"{snapshot['slug']}.json" if snapshot["bibliography"] else None,
-    )
-
-
-def snapshot_bibliography_text(snapshot: dict) -> str:
-    items = [snapshot["bibliography"][key] for key in sorted(snapshot["bibliography"])]
-    return citations.dump_csl_json(items)
-
-
-def snapshot_hash(snapshot: dict) -> str:
-    """SHA-256 over the exported article file and its bibliography: equal hashes mean
-    equal content, whichever database or import produced it."""
-    digest = hashlib.sha256()
-    digest.update(snapshot_article_text(snapshot).encode())
-    digest.update(b"\0")
-    digest.update(snapshot_bibliography_text(snapshot).encode())
-    return digest.hexdigest()
-
-
-def article_content_hash(article: Article) -> str:
-    return snapshot_hash(draft_snapshot(article))
 
 
 # --- citations -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from articles.models import Article
-from articles.services.drafts import (
+from articles.services.snapshots import (
     draft_snapshot,
     snapshot_article_text,
     snapshot_bibliography_text,

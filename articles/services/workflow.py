@@ -38,8 +38,9 @@ from articles.rendering import (
     render_sections,
 )
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
-from articles.services.drafts import DraftIntegrityError, article_content_hash, draft_verify
+from articles.services.drafts import DraftIntegrityError, draft_verify
 from articles.services.gates import article_gates
+from articles.services.snapshots import article_content_hash
 from articles.services.versions import (
     RenderedMismatchError,
     page_read,

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from articles.models import Article
-from articles.services.drafts import article_content_hash
 from articles.services.gates import article_gates, identifiers_check_online
+from articles.services.snapshots import article_content_hash
 
 
 class Command(BaseCommand):

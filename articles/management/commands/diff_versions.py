@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.diffing import diff_snapshots
 from articles.models import Article
-from articles.services.drafts import draft_snapshot
+from articles.services.snapshots import draft_snapshot
 
 
 class Command(BaseCommand):

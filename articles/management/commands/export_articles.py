@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.management.progress import Progress
 from articles.models import Article
-from articles.services.drafts import draft_snapshot, snapshot_hash
 from articles.services.exports import article_export
+from articles.services.snapshots import draft_snapshot, snapshot_hash
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 

@@ -46,7 +46,7 @@ from articles.models import (
 )
 from articles.plaintext import document_text
 from articles.rendering import parse_body
-from articles.services.drafts import snapshot_hash
+from articles.services.snapshots import snapshot_hash
 from articles.services.versions import add_months, snapshot_render
 
 S = Article.Status

@@ -20,7 +20,6 @@ from articles.models import (
 )
 from articles.services.drafts import (
     DraftIntegrityError,
-    article_content_hash,
     draft_claims_relink,
     draft_reopen,
     draft_verify,
@@ -35,6 +34,7 @@ from articles.services.integrity.common import (
     citation_label,
 )
 from articles.services.integrity.retractions import _evidence_record, citation_articles_flag
+from articles.services.snapshots import article_content_hash
 from evidence.retractions import severity
 
 # --- duplicates ----------------------------------------------------------------------------

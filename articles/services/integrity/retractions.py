@@ -18,10 +18,7 @@ from articles.models import (
     EvidenceFactChange,
     ReviewEvent,
 )
-from articles.services.drafts import (
-    article_content_hash,
-    draft_problems,
-)
+from articles.services.drafts import draft_problems
 from articles.services.integrity.common import (
     _MARKUP,
     FLAGGING,
@@ -31,6 +28,7 @@ from articles.services.integrity.common import (
     citation_identifiers,
     citation_label,
 )
+from articles.services.snapshots import article_content_hash
 from articles.services.workflow import CLINICAL_REVIEWERS, _locked, _record, user_in_group
 from articles.signals import article_notice_changed, send_after_commit
 from evidence import citations
