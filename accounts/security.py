@@ -170,6 +170,24 @@ def check_production_security(app_configs, **kwargs):
 # --- headers ------------------------------------------------------------------------
 
 
+def forwarded_headers_middleware(get_response):
+    """Drop X-Forwarded-Proto unless the peer is a trusted proxy, before Django reads it.
+
+    Behind a proxy SECURE_PROXY_SSL_HEADER makes Django believe that header for "is
+    this request HTTPS?" (the SSL redirect, secure cookies, CSRF's origin check). Sent
+    by anyone else (gunicorn reachable directly), it would let a plain-HTTP request pass
+    for HTTPS. The same trusted list decides X-Forwarded-For (`client_ip`)."""
+
+    def middleware(request):
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not is_trusted_proxy(
+            request.META.get("REMOTE_ADDR")
+        ):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return get_response(request)
+
+    return middleware
+
+
 class PermissionsPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response

@@ -66,6 +66,8 @@ MIDDLEWARE = [
     # The request id: from a trusted proxy's X-Request-ID or generated, on every log line
     # and returned in the response (ptsdinfo/observability.py).
     "ptsdinfo.observability.request_id_middleware",
+    # X-Forwarded-Proto only from PTSDINFO_TRUSTED_PROXIES, before anything reads it.
+    "accounts.security.forwarded_headers_middleware",
     "django.middleware.security.SecurityMiddleware",
     # CSP and Permissions-Policy right after SecurityMiddleware, so every response, the
     # 503 page included, carries them.

@@ -779,3 +779,28 @@ def test_a_nul_character_in_a_workflow_form_gets_a_message(client, tmp_path, end
     assert status == 200
     assert "The form contained a NUL character; nothing was recorded." in html
     assert ReviewEvent.objects.count() == events
+
+
+# --- X-Forwarded-Proto only from a trusted proxy ---------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("peer", "treated_as_https"), [("127.0.0.1", True), ("203.0.113.9", False)]
+)
+def test_forwarded_proto_is_believed_only_from_a_trusted_proxy(
+    client, settings, peer, treated_as_https
+):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = True
+    settings.PTSDINFO_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    response = client.get("/healthz", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR=peer)
+    page = client.get("/about/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR=peer)
+
+    assert response.status_code == 200  # exempt from the redirect either way
+    if treated_as_https:
+        assert page.status_code != 301
+    else:
+        assert page.status_code == 301
+        assert page["Location"].startswith("https://")
