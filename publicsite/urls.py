@@ -13,6 +13,7 @@ app_name = "articles"
 urlpatterns = [
     path("articles/", views.article_list, name="list"),
     path("articles/<slug:slug>/", views.article_detail, name="detail"),
+    path("articles/<slug:slug>/report/", views.report_problem, name="report"),
     path("topics/", views.topic_list, name="topics"),
     path("topics/<slug:slug>/", views.topic_detail, name="topic"),
     path("search/", views.search, name="search"),

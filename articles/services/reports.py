@@ -57,7 +57,9 @@ def report_submit(
 ) -> ReaderReport:
     if rate_limited(address):
         raise ReportRejected("Too many reports from this address; please try again later.")
-    if claim_key and not article.claims.filter(key=claim_key).exists():
+    live = article.live_version
+    live_keys = {claim["id"] for claim in (live.snapshot.get("claims", []) if live else [])}
+    if claim_key and claim_key not in live_keys:
         raise ReportRejected("That claim is not on this page.")
     if kind not in ReaderReport.Kind.values:
         raise ReportRejected("Choose what is wrong.")
