@@ -22,6 +22,7 @@ from articles.models import (
     ArticleVersion,
     Citation,
     EvidenceFactChange,
+    ReaderReport,
     ReviewEvent,
     SecurityEvent,
     StaffProfile,
@@ -363,3 +364,49 @@ class EvidenceFactChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReportAgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [("7", "Last 7 days"), ("30", "Last 30 days"), ("older", "Older than 30 days")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in ("7", "30"):
+            return queryset.filter(created_at__gte=now - timedelta(days=int(self.value())))
+        if self.value() == "older":
+            return queryset.filter(created_at__lt=now - timedelta(days=30))
+        return queryset
+
+
+@admin.register(ReaderReport)
+class ReaderReportAdmin(admin.ModelAdmin):
+    """The reader-report queue (issue 17). Every reader-written field is shown as plain
+    text (Django escapes it; nothing here is marked safe); decisions go through
+    articles.services.reports."""
+
+    list_display = ["created_at", "article", "claim_link", "kind", "state", "short_text"]
+    list_filter = ["state", "kind", ReportAgeFilter, "article", "claim_key"]
+    search_fields = ["claim_key", "article__slug"]
+    readonly_fields = [
+        "article", "claim_key", "kind", "description", "email", "state",
+        "decision_reason", "created_at", "closed_at",
+    ]  # fmt: skip
+    list_select_related = ["article"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Claim")
+    def claim_link(self, report):
+        url = reverse("admin:articles_article_change", args=[report.article_id])
+        anchor = f"#claim-{report.claim_key}" if report.claim_key else ""
+        return format_html('<a href="{}{}">{}</a>', url, anchor, report.claim_key or "whole page")
+
+    @admin.display(description="Report")
+    def short_text(self, report):
+        text = report.description
+        return text if len(text) <= 80 else text[:77] + "..."
