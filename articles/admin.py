@@ -403,7 +403,7 @@ class ReaderReportAdmin(admin.ModelAdmin):
     @admin.display(description="Claim")
     def claim_link(self, report):
         url = reverse("admin:articles_article_change", args=[report.article_id])
-        anchor = f"#claim-{report.claim_key}" if report.claim_key else ""
+        anchor = f"#claim-row-{report.claim_key}" if report.claim_key else ""
         return format_html('<a href="{}{}">{}</a>', url, anchor, report.claim_key or "whole page")
 
     @admin.display(description="Report")

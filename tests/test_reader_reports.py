@@ -262,3 +262,26 @@ def test_report_accept_rereview_and_published_correction(client, live):
     html = client.get(live.get_absolute_url()).content.decode()
     assert reports.CHANGE_NOTE in html
     assert "different study" not in html
+
+
+@pytest.mark.parametrize("payload", PAYLOADS[:40])
+def test_hostile_report_text_is_plain_text_on_the_review_page(client, live, payload):
+    admin = make_user("boss", is_superuser=True)
+    ReaderReport.objects.create(
+        article=live, claim_key="rapid-onset", kind="other", description=payload
+    )
+    ReaderReport.objects.create(article=live, claim_key="", kind="other", description=payload)
+    client.force_login(admin)
+    html = client.get(reverse("admin:articles_article_change", args=[live.pk])).content.decode()
+    assert html.count("Reader report ") >= 2
+    if "<" in payload:
+        assert payload not in html
+
+
+def test_dashboard_counts_open_reports(client, live):
+    admin = make_user("boss", is_superuser=True)
+    ReaderReport.objects.create(article=live, kind="other", description="a")
+    ReaderReport.objects.create(article=live, kind="other", description="b", state="fixed")
+    client.force_login(admin)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "Open reader reports (1)" in html
