@@ -28,7 +28,8 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from articles.services import integrity
+from articles.services import integrity, reports
+from articles.services.workflow import WorkflowError
 
 # Evidence facts: changed only through integrity.citation_evidence_set (check_citations,
 # or a Clinical reviewer with a reason), never by the stock change form.
@@ -393,9 +394,53 @@ class ReaderReportAdmin(admin.ModelAdmin):
     search_fields = ["claim_key", "article__slug"]
     readonly_fields = [
         "article", "claim_key", "kind", "description", "email", "state",
-        "decision_reason", "created_at", "closed_at",
+        "created_at", "closed_at",
     ]  # fmt: skip
+    fields = [*readonly_fields[:6], "decision_reason", *readonly_fields[6:]]
     list_select_related = ["article"]
+    actions = ["accept", "accept_and_review", "decline", "mark_fixed"]
+
+    def _decide(self, request, queryset, decide, done):
+        count = 0
+        for report in queryset.select_related("article"):
+            try:
+                decide(report)
+                count += 1
+            except WorkflowError as error:
+                self.message_user(request, f"Report {report.pk}: {error}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done}: {count} report(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept")
+    def accept(self, request, queryset):
+        self._decide(
+            request, queryset, lambda r: reports.report_accept(report=r, user=request.user),
+            "Accepted",
+        )  # fmt: skip
+
+    @admin.action(description="Accept and send the live article back to clinical review")
+    def accept_and_review(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_accept(report=r, user=request.user, send_to_review=True),
+            "Accepted and sent to review",
+        )  # fmt: skip
+
+    @admin.action(description="Decline (write the reason on the report first)")
+    def decline(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_decline(report=r, user=request.user, reason=r.decision_reason),
+            "Declined",
+        )  # fmt: skip
+
+    @admin.action(description="Mark fixed")
+    def mark_fixed(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_fixed(report=r, user=request.user, note=r.decision_reason),
+            "Marked fixed",
+        )  # fmt: skip
 
     def has_add_permission(self, request):
         return False

@@ -285,3 +285,19 @@ def test_dashboard_counts_open_reports(client, live):
     client.force_login(admin)
     html = client.get(reverse("admin:index")).content.decode()
     assert "Open reader reports (1)" in html
+
+
+def test_admin_decline_action_needs_the_reason_written_first(client, live):
+    admin = make_user("boss", is_superuser=True)
+    report = ReaderReport.objects.create(
+        article=live, kind="other", description="a", email="a@example.org"
+    )
+    client.force_login(admin)
+    url = reverse("admin:articles_readerreport_changelist")
+    client.post(url, {"action": "decline", "_selected_action": [report.pk]})
+    report.refresh_from_db()
+    assert report.state == "new"
+    ReaderReport.objects.filter(pk=report.pk).update(decision_reason="The source agrees.")
+    client.post(url, {"action": "decline", "_selected_action": [report.pk]})
+    report.refresh_from_db()
+    assert (report.state, report.email) == ("declined", "")
