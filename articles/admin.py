@@ -26,12 +26,14 @@ from articles.models import (
     ArticleVersion,
     Citation,
     EvidenceFactChange,
+    ReaderReport,
     ReviewEvent,
     SecurityEvent,
     StaffProfile,
     Topic,
 )
-from articles.services import integrity
+from articles.services import integrity, reports
+from articles.services.workflow import WorkflowError
 
 # Evidence facts: changed only through integrity.citation_evidence_set (check_citations,
 # or a Clinical reviewer with a reason), never by the stock change form.
@@ -386,3 +388,93 @@ class EvidenceFactChangeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "citation_key", "field", "from_value", "to_value", "actor"]
     list_filter = ["field", "source"]
     search_fields = ["citation_key", "reason"]
+
+
+class ReportAgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [("7", "Last 7 days"), ("30", "Last 30 days"), ("older", "Older than 30 days")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in ("7", "30"):
+            return queryset.filter(created_at__gte=now - timedelta(days=int(self.value())))
+        if self.value() == "older":
+            return queryset.filter(created_at__lt=now - timedelta(days=30))
+        return queryset
+
+
+@admin.register(ReaderReport)
+class ReaderReportAdmin(admin.ModelAdmin):
+    """The reader-report queue (issue 17). Every reader-written field is shown as plain
+    text (Django escapes it; nothing here is marked safe); decisions go through
+    articles.services.reports."""
+
+    list_display = ["created_at", "article", "claim_link", "kind", "state", "short_text"]
+    list_filter = ["state", "kind", ReportAgeFilter, "article", "claim_key"]
+    search_fields = ["claim_key", "article__slug"]
+    readonly_fields = [
+        "article", "claim_key", "kind", "description", "email", "state",
+        "created_at", "closed_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields[:6], "decision_reason", *readonly_fields[6:]]
+    list_select_related = ["article"]
+    actions = ["accept", "accept_and_review", "decline", "mark_fixed"]
+
+    def _decide(self, request, queryset, decide, done):
+        count = 0
+        for report in queryset.select_related("article"):
+            try:
+                decide(report)
+                count += 1
+            except WorkflowError as error:
+                self.message_user(request, f"Report {report.pk}: {error}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done}: {count} report(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept")
+    def accept(self, request, queryset):
+        self._decide(
+            request, queryset, lambda r: reports.report_accept(report=r, user=request.user),
+            "Accepted",
+        )  # fmt: skip
+
+    @admin.action(description="Accept and send the live article back to clinical review")
+    def accept_and_review(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_accept(report=r, user=request.user, send_to_review=True),
+            "Accepted and sent to review",
+        )  # fmt: skip
+
+    @admin.action(description="Decline (write the reason on the report first)")
+    def decline(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_decline(report=r, user=request.user, reason=r.decision_reason),
+            "Declined",
+        )  # fmt: skip
+
+    @admin.action(description="Mark fixed")
+    def mark_fixed(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_fixed(report=r, user=request.user, note=r.decision_reason),
+            "Marked fixed",
+        )  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Claim")
+    def claim_link(self, report):
+        url = reverse("admin:articles_article_change", args=[report.article_id])
+        anchor = f"#claim-row-{report.claim_key}" if report.claim_key else ""
+        return format_html('<a href="{}{}">{}</a>', url, anchor, report.claim_key or "whole page")
+
+    @admin.display(description="Report")
+    def short_text(self, report):
+        text = report.description
+        return text if len(text) <= 80 else text[:77] + "..."

@@ -20,7 +20,14 @@ from markdownx.widgets import MarkdownxWidget
 
 from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
 from articles.diffing import diff_snapshots, inline_html
-from articles.models import Article, Certainty, ClaimCitation, EvidenceFactChange, ReviewEvent
+from articles.models import (
+    Article,
+    Certainty,
+    ClaimCitation,
+    EvidenceFactChange,
+    ReaderReport,
+    ReviewEvent,
+)
 from articles.rendering import slugify_heading
 from articles.services import library, workflow
 from articles.services.drafts import (
@@ -254,6 +261,9 @@ def _review_context(request, article: Article) -> dict:
     for event in events:
         if event.claim_key:
             comments.setdefault(event.claim_key, []).append(event)
+    open_reports: dict[str, list[ReaderReport]] = {}
+    for report in article.reader_reports.filter(state__in=ReaderReport.OPEN_STATES):
+        open_reports.setdefault(report.claim_key, []).append(report)
     rows = []
     for claim in claims:
         links = list(claim.claim_citations.all())
@@ -267,6 +277,7 @@ def _review_context(request, article: Article) -> dict:
                     link for link in links if link.relation == ClaimCitation.Relation.CONTRADICTS
                 ],
                 "comments": comments.get(claim.key, [])[:3],
+                "reports": open_reports.get(claim.key, []),
             }
         )
     versions = list(article.versions.order_by("-number").only("number", "published_at"))
@@ -289,6 +300,7 @@ def _review_context(request, article: Article) -> dict:
         "problems": problems,
         "errors": [p for p in problems if p.is_error],
         "claim_rows": rows,
+        "page_reports": open_reports.get("", []),
         "events": events,
         "transitions": workflow.available_transitions(article=article, user=request.user),
         "content_hash": article_content_hash(article),

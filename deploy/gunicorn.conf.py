@@ -64,7 +64,7 @@ if os.path.isdir(_SHM):
 
 # Trust X-Forwarded-* only from the proxy in front (nginx on the same host by default).
 # PTSDINFO_TRUSTED_PROXIES also decides, in Django, whose X-Forwarded-For the sign-in
-# lockout believes (accounts.security.client_ip): one list for both.
+# lockout believes (ptsdinfo.proxies.client_ip): one list for both.
 forwarded_allow_ips = os.environ.get("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Access logs to stdout (the container log); "off" disables them (the benchmark does).

@@ -20,6 +20,8 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from ptsdinfo.proxies import is_trusted_proxy
+
 _request_id: ContextVar[str] = ContextVar("ptsdinfo_request_id", default="-")
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
@@ -35,8 +37,6 @@ def current_request_id() -> str:
 def from_trusted_proxy(meta) -> bool:
     """Whether the request came straight from a proxy in PTSDINFO_TRUSTED_PROXIES: the
     same list, and the same reading of it, as the sign-in lockout's client address."""
-    from accounts.security import is_trusted_proxy
-
     return is_trusted_proxy(meta.get("REMOTE_ADDR"))
 
 

@@ -301,7 +301,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = int(os.environ.get("PTSDINFO_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("PTSDINFO_LOGIN_COOLOFF_MINUTES", "60")))
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
+AXES_CLIENT_IP_CALLABLE = "ptsdinfo.proxies.client_ip"
 # The proxies whose X-Forwarded-For is believed (addresses or CIDR networks). The same
 # variable sets gunicorn's forwarded_allow_ips (deploy/gunicorn.conf.py).
 PTSDINFO_TRUSTED_PROXIES = env_list("PTSDINFO_TRUSTED_PROXIES", "127.0.0.1,::1")

@@ -3,7 +3,7 @@
 from django.contrib.sitemaps.views import sitemap
 from django.urls import path
 
-from publicsite import views
+from publicsite import reports, views
 from publicsite.caching import public_page
 from publicsite.feeds import publications_feed
 from publicsite.sitemaps import SITEMAPS
@@ -13,6 +13,7 @@ app_name = "articles"
 urlpatterns = [
     path("articles/", views.article_list, name="list"),
     path("articles/<slug:slug>/", views.article_detail, name="detail"),
+    path("articles/<slug:slug>/report/", reports.report_problem, name="report"),
     path("topics/", views.topic_list, name="topics"),
     path("topics/<slug:slug>/", views.topic_detail, name="topic"),
     path("search/", views.search, name="search"),

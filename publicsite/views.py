@@ -143,6 +143,7 @@ def article_detail(request, slug):
             "topics": topics,
             "history": history,
             "contents": _contents(version, has_history=bool(history)),
+            "report_claims": version_claims(version),
             "mentions_suicide": bool(
                 _SUICIDE_RE.search(version.html) or _SUICIDE_RE.search(version.summary)
             ),
@@ -240,3 +241,8 @@ def healthz(request):
     except DatabaseError:
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+def version_claims(version) -> list[dict]:
+    """The claims of a published version, in order, from its snapshot."""
+    return list(version.snapshot.get("claims", []))

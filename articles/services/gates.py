@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from articles import markdown_rules, rendering
-from articles.models import Article, Citation, ClaimCitation
+from articles.models import Article, Citation, ClaimCitation, ReaderReport
 from articles.readability import measure
 from articles.rendering import ArticleFormatError, parse_body
 from evidence.citations import PRIMARY_DESIGNS, normalize_doi
@@ -43,6 +43,7 @@ GATES = {
     "image-alt": "every image has alternative text, unless marked decorative",
     "unused-reference": "warning: every reference in the bibliography is cited",
     "reading-grade": "warning: the reading grade is at or below the target",
+    "reader-report": "warning: a claim has an open reader report (never an error)",
 }
 
 # A title still carrying an editor's placeholder is not a reference a reader can find.
@@ -118,6 +119,7 @@ def article_gates(*, article: Article, reviewer=None) -> list[Problem]:
     problems.extend(_reference_problems(bibliography, cited))
     problems.extend(_image_problems(sections))
     problems.extend(_reading_grade(sections))
+    problems.extend(_reader_report_problems(article))
     return sorted(problems, key=lambda p: p.level != ERROR)
 
 
@@ -415,3 +417,18 @@ def _reading_grade(sections) -> list[Problem]:
             )
         ]
     return []
+
+
+def _reader_report_problems(article: Article) -> list[Problem]:
+    """Open reader reports: a warning only, so a reader can never block publication."""
+    reports = article.reader_reports.filter(state__in=ReaderReport.OPEN_STATES)
+    return [
+        Problem(
+            WARNING,
+            "reader-report",
+            f"Open reader report {report.pk} ({report.get_kind_display()})"
+            + (f" on claim {report.claim_key}." if report.claim_key else " on the page."),
+            claim_key=report.claim_key,
+        )
+        for report in reports.order_by("created_at")
+    ]

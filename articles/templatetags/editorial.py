@@ -5,7 +5,7 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, ReaderReport
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.workflow import draft_editors, user_in_group
 
@@ -48,3 +48,9 @@ def work_queue(user) -> list[tuple[str, list[Article]]]:
         )
     )
     return queue
+
+
+@register.simple_tag
+def open_reader_reports() -> int:
+    """Reader reports still new or accepted (issue 17), for the dashboard."""
+    return ReaderReport.objects.filter(state__in=ReaderReport.OPEN_STATES).count()

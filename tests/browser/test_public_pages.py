@@ -29,6 +29,7 @@ PAGES = [
     ("home", "/", 200),
     ("article-list", "/articles/", 200),
     ("article", "/articles/ketamine-for-ptsd/", 200),
+    ("report-form", "/articles/ketamine-for-ptsd/report/?claim=ptsd-definition", 200),
     ("topics", "/topics/", 200),
     ("topic", "/topics/treatments/", 200),
     ("search-results", "/search/?q=ketamine", 200),
