@@ -20,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from articles import admin_editor
+from articles import admin_editor, admin_review
 from articles.models import (
     Article,
     ArticleVersion,
@@ -192,7 +192,7 @@ class ArticleAdmin(admin.ModelAdmin):
             ),
             path(
                 "<int:pk>/diff/",
-                view(guard(admin_editor.diff_view(self))),
+                view(guard(admin_review.diff_view(self))),
                 name="articles_article_diff",
             ),
             *stock,

@@ -18,15 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from markdownx.widgets import MarkdownxWidget
 
+from articles.admin_review import HOLDER, review_context
 from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
-from articles.diffing import diff_snapshots, inline_html
 from articles.models import (
     Article,
-    Certainty,
-    ClaimCitation,
-    EvidenceFactChange,
-    ReaderReport,
-    ReviewEvent,
 )
 from articles.rendering import slugify_heading
 from articles.services import library, workflow
@@ -36,17 +31,6 @@ from articles.services.drafts import (
     article_save_text,
     draft_body_text,
 )
-from articles.services.gates import article_gates
-from articles.services.snapshots import article_content_hash, draft_snapshot
-
-HOLDER = {
-    Article.Status.DRAFT: "With the author",
-    Article.Status.IN_REVIEW: "Waiting for a Clinical reviewer",
-    Article.Status.CHANGES_REQUESTED: "Back with the author: changes requested",
-    Article.Status.APPROVED: "Approved: waiting for a Publisher",
-    Article.Status.PUBLISHED: "Published",
-    Article.Status.WITHDRAWN: "Withdrawn",
-}
 
 
 def _person(user) -> str:
@@ -185,7 +169,7 @@ def editor_view(model_admin):
             "admin/articles/article_editor.html",
             {
                 **model_admin.admin_site.each_context(request),
-                **(_review_context(request, article) if article else {}),
+                **(review_context(request, article) if article else {}),
                 "opts": Article._meta,
                 "title": f"Edit “{article.title}”" if article else "New article",
                 "article": article,
@@ -244,73 +228,6 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
     if result.changed and article and article.status != result.article.status:
         messages.warning(request, "The content changed, so the article is back in draft.")
     return result.article
-
-
-def _review_context(request, article: Article) -> dict:
-    is_reviewer = workflow.user_in_group(request.user, workflow.CLINICAL_REVIEWERS)
-    problems = article_gates(article=article, reviewer=request.user if is_reviewer else None)
-    claims = list(
-        article.claims.order_by("position")
-        .select_related("section")
-        .prefetch_related("claim_citations__citation")
-    )
-    comments: dict[str, list[ReviewEvent]] = {}
-    events = list(
-        article.events.select_related("actor", "version").order_by("-created_at", "-id")[:100]
-    )
-    for event in events:
-        if event.claim_key:
-            comments.setdefault(event.claim_key, []).append(event)
-    open_reports: dict[str, list[ReaderReport]] = {}
-    for report in article.reader_reports.filter(state__in=ReaderReport.OPEN_STATES):
-        open_reports.setdefault(report.claim_key, []).append(report)
-    rows = []
-    for claim in claims:
-        links = list(claim.claim_citations.all())
-        rows.append(
-            {
-                "claim": claim,
-                "supports": [
-                    link for link in links if link.relation == ClaimCitation.Relation.SUPPORTS
-                ],
-                "contradicts": [
-                    link for link in links if link.relation == ClaimCitation.Relation.CONTRADICTS
-                ],
-                "comments": comments.get(claim.key, [])[:3],
-                "reports": open_reports.get(claim.key, []),
-            }
-        )
-    versions = list(article.versions.order_by("-number").only("number", "published_at"))
-    last_approved_at = (
-        article.versions.exclude(approved_at=None)
-        .order_by("-approved_at")
-        .values_list("approved_at", flat=True)
-        .first()
-    )
-    evidence_changes = EvidenceFactChange.objects.filter(
-        citation_id__in=article.bibliography.values("citation_id")
-    ).select_related("actor")
-    if last_approved_at:
-        evidence_changes = evidence_changes.filter(created_at__gt=last_approved_at)
-    return {
-        "last_approved_at": last_approved_at,
-        "evidence_changes": list(evidence_changes.order_by("-created_at", "-id")[:200]),
-        "topic_list": list(article.topics.order_by("name")),
-        "holder": HOLDER[article.status],
-        "problems": problems,
-        "errors": [p for p in problems if p.is_error],
-        "claim_rows": rows,
-        "page_reports": open_reports.get("", []),
-        "events": events,
-        "transitions": workflow.available_transitions(article=article, user=request.user),
-        "content_hash": article_content_hash(article),
-        "versions": versions,
-        "certainties": Certainty.choices,
-        "can_grade": is_reviewer and article.status == Article.Status.IN_REVIEW,
-        "scheduled": article.versions.filter(
-            published_at__isnull=True, scheduled_for__isnull=False
-        ).first(),
-    }
 
 
 def transition_view(model_admin):
@@ -403,61 +320,6 @@ def _back(article: Article, fragment: str = ""):
     return HttpResponseRedirect(
         reverse("admin:articles_article_change", args=[article.pk]) + fragment
     )
-
-
-def diff_view(model_admin):
-    def view(request, pk: int):
-        if not model_admin.has_view_or_change_permission(request):
-            raise PermissionDenied  # before the lookup: the same answer for any pk
-        article = get_object_or_404(Article, pk=pk)
-        if not model_admin.has_view_or_change_permission(request, article):
-            raise PermissionDenied
-        old_ref = request.GET.get("old") or ("live" if article.live_version_id else "none")
-        new_ref = request.GET.get("new") or "draft"
-        old, new = _snapshot(article, old_ref), _snapshot(article, new_ref)
-        if new is None:
-            raise Http404("No such version.")
-        diff = diff_snapshots(old, new)
-        sections = [
-            {
-                "section": section,
-                "changes": [
-                    {"change": change, "html": inline_html(change)}
-                    for change in section.sentences
-                    if change.kind != "equal"
-                ],
-            }
-            for section in diff.sections
-            if section.status != "unchanged"
-        ]
-        return TemplateResponse(
-            request,
-            "admin/articles/article_diff.html",
-            {
-                **model_admin.admin_site.each_context(request),
-                "opts": Article._meta,
-                "title": f"Changes in “{article.title}”",
-                "article": article,
-                "diff": diff,
-                "sections": sections,
-                "old_ref": old_ref,
-                "new_ref": new_ref,
-                "versions": article.versions.order_by("-number").only("number"),
-            },
-        )
-
-    return view
-
-
-def _snapshot(article: Article, ref: str) -> dict | None:
-    if ref == "draft":
-        return draft_snapshot(article)
-    if ref == "live":
-        return article.live_version.snapshot if article.live_version_id else None
-    if ref.isascii() and ref.isdigit():  # "²" is a digit to str.isdigit, not to int()
-        version = article.versions.filter(number=int(ref)).only("snapshot").first()
-        return version.snapshot if version else None
-    return None
 
 
 class CitationSourceForm(forms.Form):

@@ -442,6 +442,9 @@ class ReviewEvent(models.Model):
     content_hash = models.CharField(max_length=64, blank=True)
     claim_key = models.CharField(max_length=80, blank=True)
     comment = models.TextField(blank=True)
+    # What the reviewer read when sending the draft back (request_changes only), so
+    # the next review can show the author's changes since then (issue 13, item 6).
+    reviewed_snapshot = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -6,9 +6,11 @@ whichever database or import produced it)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 
 from articles.articlefile import write_article_text
-from articles.models import Article, Citation, ClaimCitation
+from articles.models import Article, Citation, ClaimCitation, ReviewEvent
 from evidence import citations
 
 
@@ -104,3 +106,55 @@ def snapshot_hash(snapshot: dict) -> str:
 
 def article_content_hash(article: Article) -> str:
     return snapshot_hash(draft_snapshot(article))
+
+
+@dataclass(frozen=True)
+class LastReview:
+    """The content a Clinical reviewer last read and acted on: the draft they sent back,
+    or the version they approved, whichever came later."""
+
+    snapshot: dict
+    at: datetime
+    reviewer: str  # the reviewer's name as staff know it, or "" when unknown
+    outcome: str  # "changes requested" or "approved"
+
+
+def last_review(article: Article) -> LastReview | None:
+    """Two indexed reads: the newest request for changes that stored its draft, and the
+    newest approved version."""
+    sent_back = (
+        ReviewEvent.objects.filter(
+            article=article,
+            kind=ReviewEvent.Kind.TRANSITION,
+            to_state=Article.Status.CHANGES_REQUESTED,
+            reviewed_snapshot__isnull=False,
+        )
+        .select_related("actor__profile")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    approved = (
+        article.versions.exclude(approved_at=None)
+        .select_related("reviewer__profile")
+        .order_by("-approved_at", "-id")
+        .first()
+    )
+    if approved and (sent_back is None or approved.approved_at >= sent_back.created_at):
+        return LastReview(
+            approved.snapshot, approved.approved_at, _staff_name(approved.reviewer), "approved"
+        )
+    if sent_back:
+        return LastReview(
+            sent_back.reviewed_snapshot,
+            sent_back.created_at,
+            _staff_name(sent_back.actor),
+            "changes requested",
+        )
+    return None
+
+
+def _staff_name(user) -> str:
+    if user is None:
+        return ""
+    profile = getattr(user, "profile", None)
+    return getattr(profile, "display_name", "") or user.get_username()

@@ -40,7 +40,7 @@ from articles.rendering import (
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.drafts import DraftIntegrityError, draft_verify
 from articles.services.gates import article_gates
-from articles.services.snapshots import article_content_hash
+from articles.services.snapshots import article_content_hash, draft_snapshot, snapshot_hash
 from articles.services.versions import (
     RenderedMismatchError,
     page_read,
@@ -161,7 +161,17 @@ def _check(article: Article, user, name: str, comment: str) -> Transition:
     return transition
 
 
-def _record(article, user, *, source, target, comment="", version=None, content_hash=""):
+def _record(
+    article,
+    user,
+    *,
+    source,
+    target,
+    comment="",
+    version=None,
+    content_hash="",
+    reviewed_snapshot=None,
+):
     return ReviewEvent.objects.create(
         article=article,
         actor=user,
@@ -171,6 +181,7 @@ def _record(article, user, *, source, target, comment="", version=None, content_
         to_state=target,
         content_hash=content_hash or article_content_hash(article),
         comment=comment,
+        reviewed_snapshot=reviewed_snapshot,
     )
 
 
@@ -202,7 +213,16 @@ def article_request_changes(
     unknown = sorted(set(claim_comments or {}) - known)
     if unknown:
         raise WorkflowError(f"No such claim: {', '.join(unknown)}.", rule="claim-comment")
-    event = _record(article, user, source=article.status, target=transition.target, comment=comment)
+    reviewed = draft_snapshot(article)
+    event = _record(
+        article,
+        user,
+        source=article.status,
+        target=transition.target,
+        comment=comment,
+        content_hash=snapshot_hash(reviewed),
+        reviewed_snapshot=reviewed,
+    )
     for key, text in (claim_comments or {}).items():
         ReviewEvent.objects.create(
             article=article,

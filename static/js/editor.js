@@ -298,6 +298,23 @@ function gradeInPreview(textarea, config) {
   add();
 }
 
+/** Outlines, in the live preview, the claims the author added or changed since the last
+ * review (their ids come from the server's diff), with a visible label. */
+function markChangedClaims(textarea, config) {
+  const preview = textarea.closest(".markdownx")?.querySelector(".markdownx-preview");
+  const changed = new Set((config.changedClaims || "").split(" ").filter(Boolean));
+  if (!preview || !changed.size) return;
+  const mark = () => {
+    for (const span of preview.querySelectorAll(".claim[id^='claim-']")) {
+      if (!changed.has(span.id.slice("claim-".length)) || span.classList.contains("claim-changed")) continue;
+      span.classList.add("claim-changed");
+      span.before(el("span", { class: "changed-badge", text: "Changed since review" }), " ");
+    }
+  };
+  new MutationObserver(debounce(mark, 50)).observe(preview, { childList: true, subtree: true });
+  mark();
+}
+
 function init() {
   const config = document.getElementById("editor-config")?.dataset;
   const textarea = document.querySelector("textarea.article-body-editor");
@@ -307,6 +324,7 @@ function init() {
     csrf: document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "",
     isReviewer: config.reviewer === "true", user: config.user, article: config.article,
     claimsUrl: config.claimsUrl || "", statusUrl: config.statusUrl,
+    changedClaims: config.changedClaims || "",
   };
   settings.pickCitations = (opts) => citationPicker(settings, opts);
   if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
@@ -318,6 +336,7 @@ function init() {
   liveChecks(textarea, settings);
   if (!textarea.disabled) describeUploads(textarea);
   gradeInPreview(textarea, settings);
+  markChangedClaims(textarea, settings);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

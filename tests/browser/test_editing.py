@@ -7,6 +7,7 @@ the counts go in docs/editing.md. Screenshots for that guide go to docs/img/.
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -406,3 +407,60 @@ def test_a_failed_doi_lookup_offers_the_paste_route_with_the_doi_filled(browser,
     assert "DO  - 10.9999/not-recorded.1" in page.input_value("#cite-paste")
     assert page.evaluate("document.activeElement.id") == "cite-paste"
     page.context.close()
+
+
+SEND_BACK_AND_EDIT_A_CLAIM = """
+from django.contrib.auth import get_user_model
+from articles.models import Article
+from articles.services import workflow
+from articles.services.drafts import article_save_text, draft_body_text
+
+users = {u.username: u for u in get_user_model().objects.all()}
+article = Article.objects.get(slug="ptsd-treatments")
+workflow.ACTIONS["submit"](article=article, user=users["author"], comment="Yearly review.")
+workflow.ACTIONS["request_changes"](
+    article=article, user=users["reviewer"], comment="Say when the guideline applies."
+)
+workflow.ACTIONS["revise"](article=article, user=users["author"], comment="")
+article.refresh_from_db()
+claim = article.claims.order_by("position").first()
+body = draft_body_text(article)
+start = "[" + claim.statement[:30]
+assert start in body, start
+article_save_text(
+    slug=article.slug, title=article.title, summary=article.summary,
+    topics=list(article.topics.values_list("slug", flat=True)), audience=article.audience,
+    review_interval_months=article.review_interval_months,
+    body=body.replace(start, "[In short: " + claim.statement[:30], 1),
+    user=users["author"], expected_lock_version=article.lock_version,
+)
+article.refresh_from_db()
+workflow.ACTIONS["submit"](article=article, user=users["author"], comment="Done.")
+print(article.pk, claim.key)
+"""
+
+
+@pytest.mark.browser
+def test_reviewer_sees_the_changes_since_sending_it_back_in_the_preview(browser, site):
+    """A claim the author changed after a request for changes is marked in the live
+    preview, and the changed words are shown inline (issue 13, item 6)."""
+    done = subprocess.run(
+        [*site["manage"], "shell", "-c", SEND_BACK_AND_EDIT_A_CLAIM],
+        env=site["env"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pk, key = done.stdout.split()[-2:]
+    reviewer = log_in(browser, site, "reviewer")
+    reviewer.goto(f"{site['url']}/admin/articles/article/{pk}/change/")
+
+    changed = reviewer.locator(f".markdownx-preview .claim-changed#claim-{key}")
+    expect(changed).to_be_visible()
+    expect(reviewer.locator(".markdownx-preview .changed-badge")).to_have_count(1)
+    expect(reviewer.locator(".since-review-panel ins")).to_contain_text("In short:")
+    axe_clean(reviewer, "#content-main")
+    shot(reviewer, "review-changes-since", ".since-review-panel")
+    assert reviewer.errors == []
+    reviewer.context.close()
