@@ -19,10 +19,8 @@ from django.views.decorators.http import require_POST
 from markdownx.widgets import MarkdownxWidget
 
 from articles.admin_review import HOLDER, review_context
-from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
-from articles.models import (
-    Article,
-)
+from articles.articlefile import AUDIENCES, SLUG_RE, ArticleFileError
+from articles.models import Article, Topic
 from articles.rendering import slugify_heading
 from articles.services import library, workflow
 from articles.services.drafts import (
@@ -72,6 +70,25 @@ class ArticleBodyWidget(MarkdownxWidget):
         return context
 
 
+# The sections the editorial policy expects of a new article (DESIGN.md); the author
+# deletes what does not fit. The same text without JavaScript as with it.
+STARTER_OUTLINE = "\n".join(
+    [
+        "## What it is {#what-it-is}",
+        "",
+        "",
+        "## What the research shows {#what-the-research-shows}",
+        "",
+        "",
+        "## Safety {#safety}",
+        "",
+        "",
+        "## Talking to your doctor {#talking-to-your-doctor}",
+        "",
+    ]
+)
+
+
 class ArticleEditorForm(forms.Form):
     title = forms.CharField(max_length=200)
     slug = forms.CharField(
@@ -85,10 +102,15 @@ class ArticleEditorForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required before approval; at most 300 characters.",
     )
-    topics = forms.CharField(
-        required=False, help_text="Topic slugs separated by commas, e.g. ptsd, treatments."
+    topics = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick every topic that fits. A Publisher adds new topics (Topics, in the admin).",
     )
-    audience = forms.ChoiceField(choices=[(a, a.title()) for a in AUDIENCES])
+    audience = forms.ChoiceField(
+        choices=[(a, a.title()) for a in AUDIENCES],
+        help_text="Public: written for anyone. Clinician: written for health professionals.",
+    )
     review_interval_months = forms.IntegerField(min_value=1, max_value=60, initial=12)
     body = forms.CharField(
         required=False,
@@ -103,7 +125,12 @@ class ArticleEditorForm(forms.Form):
 
     def __init__(self, *args, article: Article | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        if article is not None:
+        self.fields["topics"].choices = list(
+            Topic.objects.order_by("name").values_list("slug", "name")
+        )
+        if article is None:
+            self.fields["body"].initial = STARTER_OUTLINE
+        else:
             self.fields["slug"].disabled = True
             path = reverse("editor:markdownify")
             self.fields["body"].widget.preview_url = f"{path}?article={article.pk}"
@@ -116,20 +143,13 @@ class ArticleEditorForm(forms.Form):
             raise forms.ValidationError("Use lowercase letters, digits and single hyphens.")
         return slug
 
-    def clean_topics(self):
-        topics = [t.strip() for t in self.cleaned_data["topics"].split(",") if t.strip()]
-        bad = [t for t in topics if not TOPIC_RE.match(t)]
-        if bad:
-            raise forms.ValidationError(f"Not a topic slug: {', '.join(bad)}")
-        return topics
-
 
 def _initial(article: Article) -> dict:
     return {
         "title": article.title,
         "slug": article.slug,
         "summary": article.summary,
-        "topics": ", ".join(article.topics.values_list("slug", flat=True)),
+        "topics": list(article.topics.values_list("slug", flat=True)),
         "audience": article.audience,
         "review_interval_months": article.review_interval_months,
         "body": draft_body_text(article),

@@ -27,7 +27,7 @@ def form_data(article, **changes):
     data = {
         "title": article.title,
         "summary": article.summary,
-        "topics": "ptsd, treatments",
+        "topics": ["ptsd", "treatments"],
         "audience": "public",
         "review_interval_months": "12",
         "body": draft_body_text(article),
@@ -99,7 +99,7 @@ def test_new_article_from_the_editor(client, team):
         "title": "Sleep and PTSD",
         "slug": "",
         "summary": "Short.",
-        "topics": "ptsd",
+        "topics": ["ptsd"],
         "audience": "public",
         "review_interval_months": "12",
         "body": "Some text.\n",

@@ -361,7 +361,7 @@ def test_admin_pages_taking_ids_answer_out_of_range_ids_without_a_500(root_clien
             {
                 "title": "T",
                 "summary": "S",
-                "topics": "ptsd",
+                "topics": ["ptsd"],
                 "audience": "public",
                 "body": "Text.",
                 "lock_version": BIG,

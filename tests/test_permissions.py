@@ -232,7 +232,7 @@ def test_role_saving_draft_text(client, world, role):
     data = {
         "title": article.title,
         "summary": article.summary,
-        "topics": "ptsd",
+        "topics": ["ptsd"],
         "audience": "public",
         "review_interval_months": "12",
         "body": draft_body_text(article) + "\n\nAn added sentence.",

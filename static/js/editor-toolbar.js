@@ -164,23 +164,6 @@ export function imageMarkdown(description, url) {
   return `![${description.replace(/[\[\]\s]+/g, " ").trim()}](${url})`;
 }
 
-/** The starter outline the editorial policy expects; the author may delete any of it. */
-export function starterOutline() {
-  return [
-    "## What it is {#what-it-is}",
-    "",
-    "",
-    "## What the research shows {#what-the-research-shows}",
-    "",
-    "",
-    "## Safety {#safety}",
-    "",
-    "",
-    "## Talking to your doctor {#talking-to-your-doctor}",
-    "",
-  ].join("\n");
-}
-
 function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

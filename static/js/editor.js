@@ -2,7 +2,7 @@
 // the slug that follows the title, and the unsaved draft kept in local storage.
 // Loaded as <script type="module"> from a static file (no inline script under the CSP).
 
-import { Toolbar, askDialog, el, findClaims, imageMarkdown, starterOutline } from "./editor-toolbar.js";
+import { Toolbar, askDialog, el, findClaims, imageMarkdown } from "./editor-toolbar.js";
 
 
 function debounce(fn, ms) {
@@ -328,9 +328,6 @@ function init() {
   };
   settings.pickCitations = (opts) => citationPicker(settings, opts);
   if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
-  if (!config.article && !textarea.value.trim() && !textarea.disabled) {
-    textarea.value = starterOutline();
-  }
   followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
   keepDraft(textarea, textarea.form, settings);
   liveChecks(textarea, settings);

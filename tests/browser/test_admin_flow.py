@@ -40,7 +40,7 @@ def test_author_reviewer_publisher_flow(browser, site):
     author.goto(f"{url}/admin/articles/article/add/")
     author.fill("#id_title", "Brain receptors and suicidal thoughts")
     author.fill("#id_summary", "What one brain imaging study found.")
-    author.fill("#id_topics", "ptsd")
+    author.check("#id_topics input[value=ptsd]")
     body = (
         "Researchers use brain scans to study suicidal thoughts.\n\n"
         "## What one study found\n\n"
