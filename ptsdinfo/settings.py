@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "markdownx",
     "evidence",
     "articles",
+    "editorial",
+    "ops",
     "publicsite",
     "accounts",
     "axes",

@@ -124,16 +124,6 @@ def sitemap_articles() -> QuerySet[Article]:
     )
 
 
-def reviews_due(*, until) -> QuerySet[Article]:
-    """Live articles whose next clinical review falls on or before `until` (overdue first)."""
-    return (
-        Article.objects.live()
-        .filter(next_review_due__lte=until)
-        .only("slug", "title", "last_reviewed", "next_review_due")
-        .order_by("next_review_due", "slug")
-    )
-
-
 def published_history(*, article: Article) -> QuerySet[ArticleVersion]:
     """The versions readers have seen, newest first, for the "What changed" list."""
     return (

@@ -10,12 +10,13 @@ import re
 from django.conf import settings
 from django.urls import reverse
 
+from evidence.text import plain_text
+
 # The reference list's public hooks (spec/article-format.md): one entry per cited work,
 # in Vancouver order, with its DOI link where known.
 _REFERENCE_RE = re.compile(r'<li id="ref-\d+">(.*?)</li>', re.S)
 _DOI_LINK_RE = re.compile(r'href="(https://doi\.org/[^"]+)"')
 _LINK_RE = re.compile(r'href="(https?://[^"]+)"')
-_TAG_RE = re.compile(r"<[^>]*>")  # the stored HTML is sanitised: tags are well formed
 
 PTSD = {
     "@type": "MedicalCondition",
@@ -94,7 +95,7 @@ def references(rendered_html: str) -> list[dict]:
     formatting work at request time)."""
     works = []
     for entry in _REFERENCE_RE.findall(rendered_html):
-        work = {"@type": "CreativeWork", "name": html.unescape(_TAG_RE.sub("", entry)).strip()}
+        work = {"@type": "CreativeWork", "name": plain_text(entry)}
         if doi := _DOI_LINK_RE.search(entry):
             work["sameAs"] = html.unescape(doi.group(1))
         elif link := _LINK_RE.search(entry):

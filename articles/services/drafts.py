@@ -11,7 +11,6 @@ Rules enforced here:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,9 @@ from articles.models import (
     Section,
     Topic,
 )
-from articles.rendering import ArticleFormatError, ClaimSource, SectionSource, parse_body
+from articles.rendering import ArticleFormatError, SectionSource, parse_body
+from articles.services.citations import citation_upsert
+from articles.services.consistency import claim_keys_known, claim_links, draft_verify
 from articles.services.snapshots import article_content_hash
 from evidence import citations
 
@@ -68,68 +69,6 @@ class ImportResult:
         if self.created:
             return "created"
         return "updated" if self.changed else "unchanged"
-
-
-# --- citations -------------------------------------------------------------------------
-
-
-def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
-    """Find the library citation for a CSL item (by DOI, PMID, PMCID, then URL) or create it.
-
-    A match keeps the library's curated metadata: importing never silently rewrites a
-    citation that other articles rely on.
-    """
-    doi, pmid, pmcid = citations.item_identifiers(item)
-    matches = {}
-    for field_name, value in (("doi", doi), ("pmid", pmid), ("pmcid", pmcid)):
-        if value:
-            found = Citation.objects.filter(**{field_name: value}).first()
-            if found:
-                matches[field_name] = found
-    distinct = {c.pk: c for c in matches.values()}
-    if len(distinct) > 1:
-        described = ", ".join(
-            f"{name.upper()} matches citation #{c.pk}" for name, c in matches.items()
-        )
-        raise citations.BibliographyError(
-            f"reference {item['id']!r} points at two different library citations ({described})"
-        )
-    if distinct:
-        return next(iter(distinct.values())), False
-    if not (doi or pmid or pmcid):
-        # No identifier: the same URL, or the same key and title, is the same work.
-        url = item.get("URL") or ""
-        title = str(item.get("title") or item.get("container-title") or item["id"])[:2000]
-        found = (
-            Citation.objects.filter(url=url, doi="", pmid="", pmcid="").first() if url else None
-        ) or Citation.objects.filter(key=item["id"], title=title, doi="", pmid="", pmcid="").first()
-        if found:
-            return found, False
-    citation = Citation(key=item["id"])
-    citation_apply_csl(citation=citation, item=item)
-    citation.full_clean(exclude=["csl"])
-    citation.save()
-    return citation, True
-
-
-def citation_apply_csl(*, citation: Citation, item: dict) -> None:
-    doi, pmid, pmcid = citations.item_identifiers(item)
-    stored = {k: v for k, v in item.items() if k != "id"}
-    citation.csl = stored
-    citation.title = str(item.get("title") or item.get("container-title") or item["id"])[:2000]
-    citation.year = _issued_year(item)
-    citation.doi, citation.pmid, citation.pmcid = doi, pmid, pmcid
-    url = item.get("URL") or ""
-    citation.url = url if url.startswith(("http://", "https://")) else ""
-    citation.study_design = citations.guess_study_design(item)
-
-
-def _issued_year(item: dict) -> int | None:
-    try:
-        year = int(item["issued"]["date-parts"][0][0])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-    return year if 1000 <= year <= 9999 else None
 
 
 # --- writing the draft -----------------------------------------------------------------
@@ -414,23 +353,6 @@ def describe_changes(article: Article, source: ArticleFile) -> list[str]:
     return changes
 
 
-def claim_links[T](
-    claim: ClaimSource, citations_by_key: Mapping[str, T]
-) -> list[tuple[T, str, str]]:
-    """The (citation, relation, locator) links a claim's Markdown gives, in the order the
-    claim rows store them: supporting citations as first cited, then contradicting ones.
-    One link per citation and relation: a work cited twice (or under two keys) keeps the
-    place of its first mention and the first locator given for it. The one derivation
-    `_write_sections`, the merge of duplicate citations and `draft_verify` share."""
-    links: dict[tuple[T, str], str] = {}
-    supports = [(ref.key, SUPPORTS, ref.locator[:LOCATOR_MAX]) for ref in claim.supports]
-    contradicts = [(key, CONTRADICTS, "") for key in claim.contradicts]
-    for key, relation, locator in supports + contradicts:
-        link = (citations_by_key[key], relation)
-        links[link] = links.get(link) or locator
-    return [(citation, relation, locator) for (citation, relation), locator in links.items()]
-
-
 def _write_sections(
     *, article: Article, sections: list[SectionSource], citations_by_key: dict[str, Citation]
 ) -> None:
@@ -485,7 +407,7 @@ def draft_claims_relink(*, article: Article) -> None:
     links = []
     for section in parse_body(draft_body_text(article)):
         for source in section.claims:
-            if source.id not in claims or not _keys_known(source, citation_ids):
+            if source.id not in claims or not claim_keys_known(source, citation_ids):
                 continue  # draft_verify reports it
             links.extend(
                 ClaimCitation(
@@ -500,101 +422,3 @@ def draft_claims_relink(*, article: Article) -> None:
                 )
             )
     ClaimCitation.objects.bulk_create(links)
-
-
-def _keys_known(claim: ClaimSource, citation_ids: Mapping[str, int]) -> bool:
-    return all(
-        key in citation_ids for key in (*(r.key for r in claim.supports), *claim.contradicts)
-    )
-
-
-# --- the invariant: the stored claims are what the text says ---------------------------
-
-
-class DraftIntegrityError(ArticleFileError):
-    """The stored sections and claim rows differ from what parsing the draft's Markdown
-    gives. Raised inside the write that caused it, so that write is rolled back."""
-
-    def __init__(self, article: Article, problems: list[str]):
-        self.article = article
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(
-            f"the stored claims of {article.slug} would not match its text: "
-            f"{problems[0]}{more}; nothing was saved",
-            path="article text",
-        )
-
-
-def draft_problems(article: Article) -> list[str]:
-    """How the stored draft differs from its own Markdown; empty when it does not.
-
-    Parsing the sections' text (the whole body, as an export writes it) must give the
-    same sections and exactly the stored Claim rows: keys, order, section, statement,
-    certainty, and the supporting and contradicting citations with their locators and
-    order. Four queries, one parse."""
-    sections = list(article.sections.order_by("position"))
-    try:
-        parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
-    except ArticleFormatError as exc:
-        return [f"the text no longer parses ({exc})"]
-    problems = []
-    stored_sections = [(s.heading, s.anchor, s.body) for s in sections]
-    parsed_sections = [(s.heading, s.anchor, s.body) for s in parsed]
-    if stored_sections != parsed_sections:
-        problems.append("the sections read back from the text differ from the stored ones")
-    citation_ids = dict(article.bibliography.values_list("key", "citation_id"))
-    expected = []
-    for section in parsed:
-        for claim in section.claims:
-            if not _keys_known(claim, citation_ids):
-                problems.append(f"claim {claim.id!r} cites a key missing from the bibliography")
-                continue
-            expected.append(
-                (section.anchor, claim.id, claim.statement, claim.certainty,
-                 tuple(claim_links(claim, citation_ids)))
-            )  # fmt: skip
-    stored = [
-        (
-            claim.section.anchor,
-            claim.key,
-            claim.statement,
-            claim.certainty,
-            tuple(
-                (link.citation_id, link.relation, link.locator)
-                for link in sorted(
-                    claim.claim_citations.all(),
-                    key=lambda link: (link.relation != SUPPORTS, link.position, link.pk),
-                )
-            ),
-        )
-        for claim in article.claims.order_by("position")
-        .select_related("section")
-        .prefetch_related("claim_citations")
-    ]
-    if expected != stored:
-        problems.extend(_claim_differences(expected, stored))
-    return problems
-
-
-def _claim_differences(expected: list[tuple], stored: list[tuple]) -> list[str]:
-    fields = ("section", "key", "statement", "certainty", "citations")
-    if [row[1] for row in expected] != [row[1] for row in stored]:
-        return [
-            f"the text has claims {[row[1] for row in expected]} but the rows are "
-            f"{[row[1] for row in stored]}"
-        ]
-    return [
-        f"claim {want[1]!r}: its {name} in the text is {a!r}, stored {b!r}"
-        for want, got in zip(expected, stored, strict=True)
-        for name, a, b in zip(fields, want, got, strict=True)
-        if a != b
-    ]
-
-
-def draft_verify(*, article: Article) -> None:
-    """Raise DraftIntegrityError unless the stored claims are exactly what the draft's
-    text says. Every write path that touches a draft calls this last, inside its
-    transaction, so a write that breaks the invariant is rolled back whole."""
-    if problems := draft_problems(article):
-        raise DraftIntegrityError(article, problems)

@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 
 from articles.models import ArticleCitation, Citation, ClaimCitation
 from articles.rendering import CITATION_KEY_RE
-from articles.services.drafts import citation_apply_csl
+from articles.services.citations import citation_apply_csl
 from evidence import citations
 from evidence.citations import BibliographyError, IdentifierError
 from evidence.fetching import FetchedCitation, FetchError, MetadataClient, classify_identifier

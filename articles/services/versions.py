@@ -23,7 +23,7 @@ from articles.articlefile import write_body_text
 from articles.models import Article, ArticleVersion
 from articles.plaintext import document_text
 from articles.rendering import ArticleFormatError, parse_body, render_sections, sanitize_html
-from articles.services.drafts import LOCATOR_MAX, claim_links
+from articles.services.consistency import LOCATOR_MAX, claim_links
 from articles.services.snapshots import draft_snapshot, snapshot_hash
 from articles.signals import article_published, send_after_commit
 from evidence import citations

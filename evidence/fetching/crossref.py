@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import html
 import re
 from urllib.parse import quote
 
 from evidence.fetching.records import RetractionInfo
 from evidence.identifiers import IdentifierError, normalize_doi, normalize_pmid
+from evidence.text import plain_text
 
 _CROSSREF_TYPES = {
     "journal-article": "article-journal",
@@ -30,7 +30,6 @@ _CROSSREF_TYPES = {
     "reference-entry": "entry",
     "peer-review": "review",
 }
-_MARKUP = re.compile(r"<[^>]{0,200}>")
 
 
 def _text(value) -> str:
@@ -39,7 +38,7 @@ def _text(value) -> str:
         value = next((v for v in value if isinstance(v, str) and v.strip()), "")
     if not isinstance(value, str):
         return "" if value is None or isinstance(value, dict) else str(value)
-    return " ".join(html.unescape(_MARKUP.sub("", value)).split())
+    return plain_text(value)
 
 
 def _crossref_names(people) -> list[dict]:

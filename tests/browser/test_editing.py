@@ -411,7 +411,7 @@ def test_a_failed_doi_lookup_offers_the_paste_route_with_the_doi_filled(browser,
 SEND_BACK_AND_EDIT_A_CLAIM = """
 from django.contrib.auth import get_user_model
 from articles.models import Article
-from articles.services import workflow
+from editorial.services import workflow
 from articles.services.drafts import article_save_text, draft_body_text
 
 users = {u.username: u for u in get_user_model().objects.all()}
