@@ -13,7 +13,6 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
@@ -26,13 +25,6 @@ from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "test-pass-123"  # tests.factories.make_user's
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # rate-limit counters and cached pages from other tests
-    yield
-    cache.clear()
 
 
 def csp_of(response) -> dict[str, str]:

@@ -4,7 +4,6 @@ import copy
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from articles.models import ArticleCitation, Citation
@@ -15,13 +14,6 @@ from tests.evidence.test_fetching import certificate, server  # noqa: F401 - the
 from tests.factories import BIBLIOGRAPHY, import_article, write_article
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def codes(article, level=None):

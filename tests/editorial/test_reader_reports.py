@@ -28,13 +28,6 @@ PAYLOADS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def live(tmp_path):
     article = import_article(write_article(tmp_path)).article

@@ -108,37 +108,12 @@ def citations_check(
     for done, citation in enumerate(library, start=1):
         report.identifier_problems.extend(citation_identifier_problems(citation=citation))
         progress("Checking identifiers", done, len(library))
-
     records: dict[int, list[RetractionRecord]] = defaultdict(list)
-    checked: set[int] = set()
-    if retraction_file is not None:
-        by_doi = {c.doi: c.pk for c in library if c.doi}
-        by_pmid = {c.pmid: c.pk for c in library if c.pmid}
-        found, report.retraction_file_rows = retractions.retraction_watch_records(
-            retraction_file, dois=set(by_doi), pmids=set(by_pmid), progress=progress
-        )
-        checked |= set(by_doi.values()) | set(by_pmid.values())
-        for (kind, value), rows in found.items():
-            pk = (by_doi if kind == "doi" else by_pmid)[value]
-            records[pk].extend(row for row in rows if row not in records[pk])
-
+    checked = _retraction_file_records(retraction_file, library, records, report, progress)
     report.duplicates = citation_duplicates(library=library)
     if merge:
-        for group in (g for g in report.duplicates if g.mergeable):
-            try:
-                report.merged.append(
-                    citations_merge(keeper=group.keeper, duplicates=group.duplicates)
-                )
-            except Exception as exc:  # one group failing must not stop the others
-                report.merge_errors.append(
-                    f"merging into {citation_label(group.keeper)} failed: {exc}"
-                )
-        gone = {pk: m.keeper_id for m in report.merged for pk in m.merged_ids}
-        for pk in [pk for pk in records if pk in gone]:
-            records[gone[pk]].extend(records.pop(pk))
-        checked = {gone.get(pk, pk) for pk in checked}
+        checked = _merge_duplicates(report, records, checked)
         library = list(Citation.objects.order_by("created_at", "pk"))
-
     if client is None:
         report.online = {"checked": 0, "skipped": offline_reason or "no metadata client"}
     else:
@@ -147,7 +122,50 @@ def citations_check(
         checked |= set(online.checked)
         for pk, rows in online.records.items():
             records[pk].extend(rows)
+    _apply_retractions(library, records, checked, report)
+    report.unused = citations_unused()
+    report.awaiting_rereview = list(
+        Article.objects.live()
+        .exclude(retraction_notice="")
+        .order_by("slug")
+        .values_list("slug", flat=True)
+    )
+    return report
 
+
+def _retraction_file_records(retraction_file, library, records, report, progress) -> set[int]:
+    """Rows of the Retraction Watch file naming a library citation, into `records`; the
+    ids of the citations the file could speak for (they have a DOI or PMID)."""
+    if retraction_file is None:
+        return set()
+    by_doi = {c.doi: c.pk for c in library if c.doi}
+    by_pmid = {c.pmid: c.pk for c in library if c.pmid}
+    found, report.retraction_file_rows = retractions.retraction_watch_records(
+        retraction_file, dois=set(by_doi), pmids=set(by_pmid), progress=progress
+    )
+    for (kind, value), rows in found.items():
+        pk = (by_doi if kind == "doi" else by_pmid)[value]
+        records[pk].extend(row for row in rows if row not in records[pk])
+    return set(by_doi.values()) | set(by_pmid.values())
+
+
+def _merge_duplicates(report: CheckReport, records, checked: set[int]) -> set[int]:
+    """Merge every mergeable group, each in its own transaction; the records and checked
+    ids of a merged duplicate pass to its keeper."""
+    for group in (g for g in report.duplicates if g.mergeable):
+        try:
+            report.merged.append(citations_merge(keeper=group.keeper, duplicates=group.duplicates))
+        except Exception as exc:  # one group failing must not stop the others
+            report.merge_errors.append(f"merging into {citation_label(group.keeper)} failed: {exc}")
+    gone = {pk: m.keeper_id for m in report.merged for pk in m.merged_ids}
+    for pk in [pk for pk in records if pk in gone]:
+        records[gone[pk]].extend(records.pop(pk))
+    return {gone.get(pk, pk) for pk in checked}
+
+
+def _apply_retractions(library, records, checked: set[int], report: CheckReport) -> None:
+    """Each citation's notices decide its status; a reinstatement is only reported (an
+    editor lifts a flag); every citation checked and found clean gets the check's time."""
     now = timezone.now()
     by_pk = {c.pk: c for c in library}
     for pk, rows in sorted(records.items()):
@@ -170,12 +188,3 @@ def citations_check(
         )
     found = {f.citation_id for f in report.retractions}
     Citation.objects.filter(pk__in=checked - found).update(retraction_checked_at=now)
-
-    report.unused = citations_unused()
-    report.awaiting_rereview = list(
-        Article.objects.live()
-        .exclude(retraction_notice="")
-        .order_by("slug")
-        .values_list("slug", flat=True)
-    )
-    return report

@@ -176,13 +176,7 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
     one claim may now name one work) and checked (`draft_verify`); a mismatch refuses
     the whole merge.
     """
-    pks = [keeper.pk, *(d.pk for d in duplicates)]
-    locked = {c.pk: c for c in Citation.objects.select_for_update().filter(pk__in=pks)}
-    if len(locked) != len(set(pks)) or keeper.pk in {d.pk for d in duplicates}:
-        raise MergeError(f"cannot merge citations {pks}: some no longer exist or repeat")
-    keeper, duplicates = locked[keeper.pk], [locked[d.pk] for d in duplicates]
-    if conflicts := _conflicts([keeper, *duplicates]):
-        raise MergeError("; ".join(conflicts))
+    keeper, duplicates = _merge_lock(keeper, duplicates)
     dup_pks = [d.pk for d in duplicates]
     article_ids = set(
         ArticleCitation.objects.filter(citation__in=dup_pks).values_list("article", flat=True)
@@ -198,6 +192,46 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
         keys[article_id].append(key)
 
     result = MergeResult(keeper_id=keeper.pk, merged_ids=dup_pks)
+    _merge_links(keeper, dup_pks, result)
+    was_flagging = keeper.retraction_status in FLAGGING
+    weaker = [
+        d.pk
+        for d in duplicates
+        if severity(d.retraction_status) < severity(keeper.retraction_status)
+    ]
+    _merge_facts(keeper, duplicates)
+    for article in articles:
+        _merge_article_record(
+            article, keeper, duplicates, keys=keys[article.pk], before=before[article.pk]
+        )
+        result.articles.append(article.slug)
+    if keeper.retraction_status in FLAGGING and not was_flagging:
+        result.flagged = citation_articles_flag(citation=keeper)
+    elif keeper.retraction_status in FLAGGING and weaker:
+        # Articles that cited a weaker duplicate now rely on a source known to be bad.
+        newly = set(
+            ArticleCitation.objects.filter(citation=keeper, article__in=article_ids).values_list(
+                "article", flat=True
+            )
+        )
+        result.flagged = citation_articles_flag(citation=keeper, only=newly)
+    return result
+
+
+def _merge_lock(keeper: Citation, duplicates: list[Citation]) -> tuple[Citation, list[Citation]]:
+    """The rows locked and read again; refused when one is gone, repeated or conflicts."""
+    pks = [keeper.pk, *(d.pk for d in duplicates)]
+    locked = {c.pk: c for c in Citation.objects.select_for_update().filter(pk__in=pks)}
+    if len(locked) != len(set(pks)) or keeper.pk in {d.pk for d in duplicates}:
+        raise MergeError(f"cannot merge citations {pks}: some no longer exist or repeat")
+    keeper, duplicates = locked[keeper.pk], [locked[d.pk] for d in duplicates]
+    if conflicts := _conflicts([keeper, *duplicates]):
+        raise MergeError("; ".join(conflicts))
+    return keeper, duplicates
+
+
+def _merge_links(keeper: Citation, dup_pks: list[int], result: MergeResult) -> None:
+    """Claim links and bibliography keys move to the keeper; one link per relation."""
     for link in ClaimCitation.objects.filter(citation__in=dup_pks).order_by("pk"):
         kept = ClaimCitation.objects.filter(
             claim=link.claim_id, citation=keeper, relation=link.relation
@@ -216,13 +250,11 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
         citation=keeper
     )
 
-    was_flagging = keeper.retraction_status in FLAGGING
+
+def _merge_facts(keeper: Citation, duplicates: list[Citation]) -> None:
+    """The keeper takes the gravest retraction status, the newest check, and any
+    identifier or URL it lacks; the duplicates are deleted and the change audited."""
     keeper_before = (keeper.retraction_status, keeper.retraction_note, keeper.study_design)
-    weaker = [
-        d.pk
-        for d in duplicates
-        if severity(d.retraction_status) < severity(keeper.retraction_status)
-    ]
     carried = {}
     for dup in duplicates:
         for name, _, _ in _IDENTIFIERS:
@@ -238,7 +270,7 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
             keeper.retraction_checked_at = dup.retraction_checked_at
         keeper.url = keeper.url or dup.url
     # PROTECT raises here if anything not repointed above still refers to a duplicate.
-    Citation.objects.filter(pk__in=dup_pks).delete()
+    Citation.objects.filter(pk__in=[d.pk for d in duplicates]).delete()
     for name, value in carried.items():  # after the delete: the identifiers are unique
         setattr(keeper, name, value)
     keeper.save()
@@ -251,47 +283,40 @@ def citations_merge(*, keeper: Citation, duplicates: list[Citation]) -> MergeRes
         + ", ".join(citation_label(d) for d in duplicates),
     )
 
+
+def _merge_article_record(
+    article: Article, keeper: Citation, duplicates: list[Citation], *, keys: list[str], before: str
+) -> None:
+    """Re-derive and check the article's claim links, reopen a draft that changed, and
+    say what happened in its review trail."""
+    # Two keys of one claim may now name one work: the links are re-derived from the
+    # Markdown exactly as a save derives them, then checked against it.
+    draft_claims_relink(article=article)
+    try:
+        draft_verify(article=article)
+    except DraftIntegrityError as exc:
+        raise MergeError(str(exc)) from exc
+    after = article_content_hash(article)
     described = "; ".join(f"{citation_label(d)} \u201c{d.title}\u201d" for d in duplicates)
-    for article in articles:
-        # Two keys of one claim may now name one work: the links are re-derived from the
-        # Markdown exactly as a save derives them, then checked against it.
-        draft_claims_relink(article=article)
-        try:
-            draft_verify(article=article)
-        except DraftIntegrityError as exc:
-            raise MergeError(str(exc)) from exc
-        after = article_content_hash(article)
-        comment = (
-            f"Citation library merge (check_citations --merge): {described} duplicated "
-            f"{citation_label(keeper)} \u201c{keeper.title}\u201d. Bibliography keys "
-            f"{', '.join(sorted(keys[article.pk])) or '(none)'} and every claim link now point "
-            "to it; no claim lost a citation."
-        )
-        source = article.status
-        changed = after != before[article.pk]
-        if changed:
-            draft_reopen(article=article)
-            comment += " The bibliography now shows the kept record, so the draft changed."
-        ReviewEvent.objects.create(
-            article=article,
-            kind=ReviewEvent.Kind.EDIT if changed else ReviewEvent.Kind.COMMENT,
-            from_state=source if changed else "",
-            to_state=article.status if changed else "",
-            content_hash=after,
-            comment=comment,
-        )
-        result.articles.append(article.slug)
-    if keeper.retraction_status in FLAGGING and not was_flagging:
-        result.flagged = citation_articles_flag(citation=keeper)
-    elif keeper.retraction_status in FLAGGING and weaker:
-        # Articles that cited a weaker duplicate now rely on a source known to be bad.
-        newly = set(
-            ArticleCitation.objects.filter(citation=keeper, article__in=article_ids).values_list(
-                "article", flat=True
-            )
-        )
-        result.flagged = citation_articles_flag(citation=keeper, only=newly)
-    return result
+    comment = (
+        f"Citation library merge (check_citations --merge): {described} duplicated "
+        f"{citation_label(keeper)} \u201c{keeper.title}\u201d. Bibliography keys "
+        f"{', '.join(sorted(keys)) or '(none)'} and every claim link now point "
+        "to it; no claim lost a citation."
+    )
+    source = article.status
+    changed = after != before
+    if changed:
+        draft_reopen(article=article)
+        comment += " The bibliography now shows the kept record, so the draft changed."
+    ReviewEvent.objects.create(
+        article=article,
+        kind=ReviewEvent.Kind.EDIT if changed else ReviewEvent.Kind.COMMENT,
+        from_state=source if changed else "",
+        to_state=article.status if changed else "",
+        content_hash=after,
+        comment=comment,
+    )
 
 
 # --- unused --------------------------------------------------------------------------------
