@@ -54,9 +54,8 @@ def plain_static_storage(settings):
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Each test starts with an empty default cache: rate-limit counters and cached
-    pages from earlier tests would otherwise decide its outcome by test order."""
-    cache.clear()
-    yield
+    pages from earlier tests would otherwise decide its outcome by test order. (Only
+    before: a test may leave the cache pointing at a Redis it has stopped.)"""
     cache.clear()
 
 
