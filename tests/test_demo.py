@@ -74,7 +74,7 @@ def test_demo_articles_pass_every_gate_with_no_warning_but_the_reading_grade(dem
         assert [p.message for p in problems if p.is_error] == [], article.slug
         # The reading grade stays above the target: SMOG counts words of three or more
         # syllables, and the names readers need (PTSD, ketamine, esketamine, FDA,
-        # depression, therapy, medicine) are such words; README "Demo content" explains.
+        # depression, therapy, medicine) are such words; README "Running it" explains.
         assert [p.message for p in problems if p.code != "reading-grade"] == [], article.slug
 
 
