@@ -175,3 +175,26 @@ def test_a_library_loaded_before_the_corrections_gets_the_new_versions_and_metad
     abdallah.refresh_from_db()
     assert abdallah.pmid == "35046508"
     assert demo_service.demo_citations_refresh() == 0  # nothing left to correct
+
+
+def test_treatments_page_says_how_to_use_the_medicines_safely(demo, client):
+    html = client.get("/articles/ptsd-treatments/").content.decode()
+    flat = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+    assert "Using these medicines safely" in flat
+    assert "aged 24 or younger had more suicidal thoughts" in flat
+    assert "Do not stop taking an antidepressant all at once" in flat
+    assert "not to use them for PTSD" in flat  # benzodiazepines
+    for slug in ("ketamine-for-ptsd", "ptsd-treatments", "what-is-ptsd"):
+        page = client.get(f"/articles/{slug}/").content.decode()
+        assert "{#" not in page and "{.claim" not in page, slug
+
+
+def test_what_is_ptsd_page_gives_duration_distress_and_when_a_death_counts(demo, client):
+    html = client.get("/articles/what-is-ptsd/").content.decode()
+    flat = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+    assert "the symptoms must last more than a month" in flat
+    assert "cause real distress" in flat
+    assert "this counts only if it was violent or an accident" in flat
+    assert "DSM-5-TR (2022)" in flat
