@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut as contenttypes_shortcut
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -406,6 +406,22 @@ class ReportAgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReaderReportForm(forms.ModelForm):
+    reply = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=(
+            "Optional. Sent to the reader's email when you decline the report or mark it "
+            "fixed; the address is then deleted. Never quote other readers or staff."
+        ),
+    )
+
+    class Meta:
+        model = ReaderReport
+        fields = ["decision_reason"]
+
+
 @admin.register(ReaderReport)
 class ReaderReportAdmin(admin.ModelAdmin):
     """The reader-report queue (issue 17). Every reader-written field is shown as plain
@@ -419,9 +435,46 @@ class ReaderReportAdmin(admin.ModelAdmin):
         "article", "claim_key", "kind", "description", "email", "state",
         "created_at", "closed_at",
     ]  # fmt: skip
-    fields = [*readonly_fields[:6], "decision_reason", *readonly_fields[6:]]
+    fields = [*readonly_fields[:6], "decision_reason", "reply", *readonly_fields[6:]]
     list_select_related = ["article"]
     actions = ["accept", "accept_and_review", "decline", "mark_fixed"]
+    form = ReaderReportForm
+    change_form_template = "admin/articles/readerreport/change_form.html"
+    # The decision buttons on a report's own page, each one step (issue 17): the reason
+    # and the optional reply are written on the same page.
+    DECISIONS = {
+        "_accept": ("Accepted", lambda r, user, reply: reports.report_accept(report=r, user=user)),
+        "_accept_review": (
+            "Accepted and sent to clinical review",
+            lambda r, user, reply: reports.report_accept(report=r, user=user, send_to_review=True),
+        ),
+        "_decline": (
+            "Declined",
+            lambda r, user, reply: reports.report_decline(
+                report=r, user=user, reason=r.decision_reason, reply=reply
+            ),
+        ),
+        "_fixed": (
+            "Marked fixed",
+            lambda r, user, reply: reports.report_fixed(
+                report=r, user=user, note=r.decision_reason, reply=reply
+            ),
+        ),
+    }
+
+    def response_change(self, request, obj):
+        decision = next((name for name in self.DECISIONS if name in request.POST), None)
+        if decision is None:
+            return super().response_change(request, obj)
+        done, decide = self.DECISIONS[decision]
+        try:
+            decide(obj, request.user, request.POST.get("reply", "")[: reports.REPLY_MAX + 1])
+        except WorkflowError as error:
+            self.message_user(request, f"Report {obj.pk}: {error}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        sent = " The reply was sent." if request.POST.get("reply", "").strip() else ""
+        self.message_user(request, f"{done}: report {obj.pk}.{sent}", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:articles_readerreport_changelist"))
 
     def _decide(self, request, queryset, decide, done):
         count = 0

@@ -1,7 +1,8 @@
 """Reader reports of a problem with a claim or a page (issue 17, part 1).
 
 The public form (publicsite) calls `report_submit`; editors decide in the admin with
-`report_accept`, `report_decline` and `report_fixed`. No IP address is stored: the
+`report_accept`, `report_decline` and `report_fixed`, and may reply once to a reader
+who left an email address when they close the report. No IP address is stored: the
 rate limiter keeps a hash of the address in Django's cache (Redis when configured, so
 the limit holds across workers) for its window only. Emails are erased on closing and
 by `purge_report_emails` (cron) after REPORT_EMAIL_DAYS.
@@ -14,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -107,7 +109,52 @@ def report_accept(*, report: ReaderReport, user, send_to_review: bool = False) -
     return report
 
 
-def _close(report: ReaderReport, state: str, reason: str = "") -> ReaderReport:
+REPLY_MAX = 5000
+
+
+def report_reply_message(report: ReaderReport, reply: str) -> EmailMessage:
+    """The editors' answer to a reader who left an email address."""
+    article = report.article
+    where = f"the claim “{report.claim_key}” in" if report.claim_key else "the page"
+    body = [
+        "Hello,",
+        "",
+        f"Thank you for reporting a problem with {where} “{article.title}” on "
+        f"{report.created_at:%d %B %Y}. Our editors have looked at it. Their answer:",
+        "",
+        reply.strip(),
+        "",
+        "We have now deleted your email address from the report; we will not write again.",
+        "",
+        "This service cannot give medical advice. If you are in crisis in the United States,",
+        "call or text 988 (the Suicide & Crisis Lifeline).",
+    ]
+    return EmailMessage(
+        subject=f"[ptsdinfo] Your report about “{article.title}”",
+        body="\n".join(body) + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[report.email],
+    )
+
+
+def _close(report: ReaderReport, state: str, reason: str = "", reply: str = "") -> ReaderReport:
+    """Close the report and erase its email; a reply, when given, is sent first, and a
+    reply that cannot be sent leaves the report open (so the address is not lost)."""
+    if reply.strip():
+        if not report.email:
+            raise WorkflowError(
+                "The reader left no email address to reply to.", rule="report-reply"
+            )
+        if len(reply) > REPLY_MAX:
+            raise WorkflowError(
+                f"The reply is longer than {REPLY_MAX} characters.", rule="report-reply"
+            )
+        try:
+            report_reply_message(report, reply).send()
+        except OSError as exc:
+            raise WorkflowError(
+                f"The reply could not be sent ({exc}); the report stays open.", rule="report-reply"
+            ) from exc
     report.state = state
     report.decision_reason = reason
     report.email = ""
@@ -116,18 +163,18 @@ def _close(report: ReaderReport, state: str, reason: str = "") -> ReaderReport:
     return report
 
 
-def report_decline(*, report: ReaderReport, user, reason: str) -> ReaderReport:
+def report_decline(*, report: ReaderReport, user, reason: str, reply: str = "") -> ReaderReport:
     if not report.is_open:
         raise WorkflowError("The report is already closed.", rule="report-state")
     if not reason.strip():
         raise WorkflowError("Declining a report needs a reason.", rule="comment-required")
-    return _close(report, ReaderReport.State.DECLINED, reason.strip())
+    return _close(report, ReaderReport.State.DECLINED, reason.strip(), reply)
 
 
-def report_fixed(*, report: ReaderReport, user, note: str = "") -> ReaderReport:
+def report_fixed(*, report: ReaderReport, user, note: str = "", reply: str = "") -> ReaderReport:
     if not report.is_open:
         raise WorkflowError("The report is already closed.", rule="report-state")
-    return _close(report, ReaderReport.State.FIXED, note.strip())
+    return _close(report, ReaderReport.State.FIXED, note.strip(), reply)
 
 
 def purge_report_emails(*, now=None) -> int:

@@ -296,3 +296,97 @@ def test_admin_decline_action_needs_the_reason_written_first(client, live):
     client.post(url, {"action": "decline", "_selected_action": [report.pk]})
     report.refresh_from_db()
     assert (report.state, report.email) == ("declined", "")
+
+
+def change_url(report):
+    return reverse("admin:articles_readerreport_change", args=[report.pk])
+
+
+def test_declining_on_the_report_page_is_one_step_and_replies_once(client, live, mailoutbox):
+    client.force_login(make_user("boss", is_superuser=True))
+    report = ReaderReport.objects.create(
+        article=live, claim_key="rapid-onset", kind="wrong", description="a", email="a@example.org"
+    )
+
+    response = client.post(
+        change_url(report),
+        {
+            "decision_reason": "The trial reports 24 hours.",
+            "reply": "Thank you: the trial measured symptoms at 24 hours, as the page says.",
+            "_decline": "Decline",
+        },
+    )
+
+    report.refresh_from_db()
+    assert response.status_code == 302
+    assert (report.state, report.decision_reason, report.email) == (
+        "declined",
+        "The trial reports 24 hours.",
+        "",
+    )
+    [message] = mailoutbox
+    assert message.to == ["a@example.org"]
+    assert "the trial measured symptoms at 24 hours" in message.body
+    assert "deleted your email address" in message.body
+    assert live.title in message.subject
+
+
+def test_declining_without_a_reason_on_the_report_page_changes_nothing(client, live, mailoutbox):
+    client.force_login(make_user("boss", is_superuser=True))
+    report = ReaderReport.objects.create(
+        article=live, kind="wrong", description="a", email="a@example.org"
+    )
+
+    response = client.post(
+        change_url(report),
+        {"decision_reason": "", "reply": "Hello", "_decline": "Decline"},
+        follow=True,
+    )
+
+    report.refresh_from_db()
+    assert (report.state, report.email) == ("new", "a@example.org")
+    assert mailoutbox == []
+    assert "needs a reason" in response.content.decode()
+
+
+def test_a_reply_to_a_report_without_email_is_refused(live):
+    report = ReaderReport.objects.create(article=live, kind="wrong", description="a")
+
+    with pytest.raises(WorkflowError, match="no email address"):
+        reports.report_fixed(report=report, user=make_user("ed"), reply="Fixed, thanks.")
+
+    report.refresh_from_db()
+    assert report.state == "new"
+
+
+def test_a_reply_that_cannot_be_sent_keeps_the_report_open(live, settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},
+        }
+    }
+    report = ReaderReport.objects.create(
+        article=live, kind="wrong", description="a", email="a@example.org"
+    )
+
+    with pytest.raises(WorkflowError, match="could not be sent"):
+        reports.report_fixed(report=report, user=make_user("ed"), reply="Fixed, thanks.")
+
+    report.refresh_from_db()
+    assert (report.state, report.email) == ("new", "a@example.org")
+
+
+def test_marking_fixed_on_the_report_page_without_a_reply_sends_nothing(client, live, mailoutbox):
+    client.force_login(make_user("boss", is_superuser=True))
+    report = ReaderReport.objects.create(
+        article=live, kind="broken-link", description="a", email="a@example.org"
+    )
+
+    client.post(
+        change_url(report), {"decision_reason": "Link updated.", "reply": "", "_fixed": "x"}
+    )
+
+    report.refresh_from_db()
+    assert (report.state, report.email) == ("fixed", "")
+    assert mailoutbox == []
