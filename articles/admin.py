@@ -20,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from articles import admin_editor
+from articles import admin_editor, admin_watch
 from articles.models import (
     Article,
     ArticleVersion,
@@ -189,6 +189,11 @@ class ArticleAdmin(admin.ModelAdmin):
                 "<int:pk>/claims/",
                 view(guard(admin_editor.claim_review_view(self))),
                 name="articles_article_claims",
+            ),
+            path(
+                "<int:pk>/evidence/<int:item_pk>/<str:action>/",
+                view(guard(admin_watch.found_action_view(self))),
+                name="articles_article_found",
             ),
             path(
                 "<int:pk>/diff/",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from markdownx.widgets import MarkdownxWidget
 
+from articles import admin_watch
 from articles.articlefile import AUDIENCES, SLUG_RE, TOPIC_RE, ArticleFileError
 from articles.diffing import diff_snapshots, inline_html
 from articles.models import (
@@ -293,6 +294,7 @@ def _review_context(request, article: Article) -> dict:
     if last_approved_at:
         evidence_changes = evidence_changes.filter(created_at__gt=last_approved_at)
     return {
+        **admin_watch.review_context(article),
         "last_approved_at": last_approved_at,
         "evidence_changes": list(evidence_changes.order_by("-created_at", "-id")[:200]),
         "topic_list": list(article.topics.order_by("name")),
