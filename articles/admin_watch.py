@@ -148,6 +148,7 @@ def review_context(article: Article) -> dict:
         .select_related("decided_by", "search")
         .order_by("-entered_on", "-pk")[:REVIEW_PAGE_ITEMS]
     )
+    items.sort(key=lambda item: item.kind not in FoundEvidence.NOTABLE_KINDS)  # stable
     return {
         "found_new": [item for item in items if item.state == FoundEvidence.State.NEW],
         "found_rereview": [item for item in items if item.state == FoundEvidence.State.REREVIEW],
