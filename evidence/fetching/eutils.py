@@ -263,7 +263,10 @@ def parse_esummary(body: bytes, described: str = "PubMed summaries") -> list[Fou
 
 
 class Throttle:
-    """At most `per_second` calls a second: `wait()` sleeps until the next may go."""
+    """At most `per_second` calls a second: `wait()` sleeps until the next may go.
+
+    Calls are spaced 10 ms more than 1/per_second apart, so no one-second window ever
+    holds more than `per_second` of them, whatever the timer's rounding."""
 
     def __init__(
         self,
@@ -272,7 +275,7 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.interval = 1.0 / per_second
+        self.interval = 1.0 / per_second + 0.01
         self.clock, self.sleep = clock, sleep
         self._next = None
 

@@ -156,7 +156,7 @@ def test_throttle_spaces_requests_to_the_rate_limit():
     throttle = Throttle(3, clock=lambda: now[0], sleep=sleep)
     for _ in range(4):
         throttle.wait()
-    assert slept == [0.333, 0.333, 0.333]
+    assert slept == [0.343, 0.343, 0.343]
     now[0] += 5  # a pause longer than the interval: no wait
     throttle.wait()
     assert len(slept) == 3
@@ -166,8 +166,8 @@ def test_ten_requests_a_second_with_an_api_key_three_without(settings):
     from evidence.fetching import LiteratureClient
 
     settings.PTSDINFO_NCBI_API_KEY = ""
-    assert LiteratureClient().throttle.interval == pytest.approx(1 / 3)
-    assert LiteratureClient(api_key="secret").throttle.interval == pytest.approx(1 / 10)
+    assert LiteratureClient().throttle.interval == pytest.approx(1 / 3 + 0.01)
+    assert LiteratureClient(api_key="secret").throttle.interval == pytest.approx(1 / 10 + 0.01)
 
 
 # --- through the recorded server -----------------------------------------------------------
@@ -224,3 +224,17 @@ def test_the_default_endpoints_are_ncbi_over_https_and_refuse_private_addresses(
     )
     with pytest.raises(NotAllowed, match="private or reserved"):
         client.search("ketamine", mindate=JAN, maxdate=DEC)
+
+
+def test_every_request_waits_its_turn_at_the_throttle(server):
+    waits = []
+
+    class Counting(Throttle):
+        def wait(self):
+            waits.append(self.interval)
+
+    client = server.literature_client(throttle=Counting(3))
+    found = client.search("ketamine", mindate=JAN, maxdate=DEC)
+    client.summaries(found.pmids)
+    client.summaries([])  # nothing to ask: no request
+    assert len(waits) == 2
