@@ -149,13 +149,15 @@ def review_context(article: Article) -> dict:
         .order_by("-entered_on", "-pk")[:REVIEW_PAGE_ITEMS]
     )
     items.sort(key=lambda item: item.kind not in FoundEvidence.NOTABLE_KINDS)  # stable
+    searches = list(article.literature_searches.order_by("pk").prefetch_related("claims"))
+    claims_of = {search.pk: [c.claim_key for c in search.claims.all()] for search in searches}
+    for item in items:  # the claims the work may bear on: those its search watches
+        item.claim_keys = claims_of.get(item.search_id, [])
     return {
         "found_new": [item for item in items if item.state == FoundEvidence.State.NEW],
         "found_rereview": [item for item in items if item.state == FoundEvidence.State.REREVIEW],
         "found_new_count": article.found_evidence.filter(state=FoundEvidence.State.NEW).count(),
-        "literature_searches": list(
-            article.literature_searches.order_by("pk").prefetch_related("claims")
-        ),
+        "literature_searches": searches,
     }
 
 

@@ -332,6 +332,11 @@ def test_dashboard_and_review_page_show_new_evidence(client, live, team):
     assert "New evidence since last review (2)" in page
     assert "Work 11" in page and "Work 13" not in page
     assert page.count("Start a re-review") == 2
+    search = LiteratureSearch.objects.create(article=live, query="ketamine[tiab]")
+    SearchClaim.objects.create(search=search, claim_key="veterans")
+    FoundEvidence.objects.filter(pmid="11").update(search=search)
+    page = client.get(review_url(live)).content.decode()
+    assert 'May bear on <a href="#claim-row-veterans">veterans</a>' in page
     # The gate warning, named on the review page.
     assert '<code class="gate-code">new-evidence</code>' in page
 
