@@ -3,7 +3,7 @@ each bears on, and the works they found since the article's last review.
 
 Imported by `articles.models` (which re-exports these), so they belong to the
 `articles` app; kept apart because models.py is already long. Rules live in
-`articles.services.watch`.
+`editorial.services.watch`.
 """
 
 from django.conf import settings

@@ -17,7 +17,7 @@ earlier than indexing, back-filled records) is caught by edat and missed by pdat
 an article's future print date (pdat can be months ahead of the e-pub) cannot hide it
 from the next run. With edat each record falls in exactly one run's window.
 
-No database access here: `articles.services.watch` stores what this returns.
+No database access here: `editorial.services.watch` stores what this returns.
 """
 
 from __future__ import annotations

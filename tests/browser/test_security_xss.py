@@ -12,7 +12,7 @@ import pytest
 from articles.articlefile import ArticleFileError, read_article_file
 from tests.browser.test_security_csp import DEMO_PASSWORD
 from tests.factories import write_article
-from tests.test_hostile_content import PAYLOADS, body_with
+from tests.articles.test_hostile_content import PAYLOADS, body_with
 
 # Fire every handler a payload could have attached; links are not followed (their
 # URLs are checked instead), everything else is clicked.
