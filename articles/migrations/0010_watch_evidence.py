@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('articles', '0008_reader_reports'),
+        ('articles', '0009_reviewevent_reviewed_snapshot'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
