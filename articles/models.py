@@ -639,3 +639,14 @@ class ReaderReport(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+
+# The evidence watch's models, kept in their own module (imported last: they refer to
+# Article above).
+from articles.models_watch import (  # noqa: E402, F401
+    FoundEvidence,
+    FoundEvidenceKind,
+    FoundEvidenceState,
+    LiteratureSearch,
+    SearchClaim,
+)

@@ -22,7 +22,12 @@ _VIEW_ALL = [
     "articles.view_evidencefactchange",
     "articles.view_topic",
     "articles.view_staffprofile",
+    "articles.view_literaturesearch",
+    "articles.view_searchclaim",
+    "articles.view_foundevidence",
 ]
+# Deciding about a work the evidence watch found (add it, dismiss it, re-review).
+_DECIDE_FOUND = ["articles.change_foundevidence"]
 
 ROLE_PERMISSIONS = {
     AUTHORS: [
@@ -32,10 +37,18 @@ ROLE_PERMISSIONS = {
         "articles.change_section",
         "articles.add_citation",
         "articles.change_citation",
+        *_DECIDE_FOUND,
     ],
     CLINICAL_REVIEWERS: [
         *_VIEW_ALL,
         "articles.change_claim",
+        # Only a Clinical reviewer writes an article's literature searches.
+        "articles.add_literaturesearch",
+        "articles.change_literaturesearch",
+        "articles.add_searchclaim",
+        "articles.change_searchclaim",
+        "articles.delete_searchclaim",
+        *_DECIDE_FOUND,
     ],
     PUBLISHERS: [
         *_VIEW_ALL,

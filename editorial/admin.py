@@ -31,7 +31,7 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from editorial import admin_editor, admin_review
+from editorial import admin_editor, admin_review, admin_watch
 from editorial.services import integrity, reports
 from editorial.services.workflow import WorkflowError
 
@@ -189,6 +189,11 @@ class ArticleAdmin(admin.ModelAdmin):
                 "<int:pk>/claims/",
                 view(guard(admin_editor.claim_review_view(self))),
                 name="articles_article_claims",
+            ),
+            path(
+                "<int:pk>/evidence/<int:item_pk>/<str:action>/",
+                view(guard(admin_watch.found_action_view(self))),
+                name="articles_article_found",
             ),
             path(
                 "<int:pk>/diff/",

@@ -28,6 +28,7 @@ from articles.services.drafts import (
     article_save_text,
     draft_body_text,
 )
+from editorial import admin_watch
 from editorial.admin_review import HOLDER, review_context
 from editorial.services import grading, workflow
 
@@ -191,6 +192,7 @@ def editor_view(model_admin):
             {
                 **model_admin.admin_site.each_context(request),
                 **(review_context(request, article) if article else {}),
+                **(admin_watch.review_context(article) if article else {}),
                 "opts": Article._meta,
                 "title": f"Edit “{article.title}”" if article else "New article",
                 "article": article,

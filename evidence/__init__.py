@@ -2,8 +2,9 @@
 
 Owns: citation identifiers (DOI, PMID, PMCID), reading bibliography files
 (`formats`: CSL-JSON/YAML, BibTeX, RIS, MEDLINE), the study-design guess, NLM/Vancouver
-reference formatting, fetching metadata from Crossref and PubMed through the guarded
-transport (`fetching`), and reading retraction notices (`retractions`).
+reference formatting, fetching metadata from Crossref and PubMed and running PubMed
+literature searches through the guarded transport (`fetching`, `fetching.eutils`), and
+reading retraction notices (`retractions`).
 
 May import: the standard library, third-party parsers and Django settings. Never
 imports `articles` or any app above it: articles cite evidence, evidence knows

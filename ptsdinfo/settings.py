@@ -327,6 +327,10 @@ PTSDINFO_FETCH_TIMEOUT = float(os.environ.get("PTSDINFO_FETCH_TIMEOUT", "5"))
 PTSDINFO_FETCH_MAX_BYTES = int(os.environ.get("PTSDINFO_FETCH_MAX_BYTES", str(1024 * 1024)))
 # Sent as mailto: in the User-Agent (Crossref's polite pool) and as email= to NCBI.
 PTSDINFO_FETCH_CONTACT = os.environ.get("PTSDINFO_FETCH_CONTACT", "")
+# Evidence watch (manage.py watch_evidence): an NCBI API key raises PubMed's limit from
+# 3 to 10 requests a second; the most results kept per saved search and run.
+PTSDINFO_NCBI_API_KEY = os.environ.get("PTSDINFO_NCBI_API_KEY", "")
+PTSDINFO_WATCH_MAX_RESULTS = int(os.environ.get("PTSDINFO_WATCH_MAX_RESULTS", "100"))
 # For a metadata mirror (and the browser tests' recorded server): replacement endpoints
 # as "crossref=https://host/works/,pubmed=https://host/efetch.fcgi", hosts on a private
 # network that may be fetched from anyway, and an extra CA bundle. Empty by default.

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from articles import markdown_rules, rendering
-from articles.models import Article, Citation, ClaimCitation, ReaderReport
+from articles.models import Article, Citation, ClaimCitation, FoundEvidence, ReaderReport
 from articles.rendering import ArticleFormatError, parse_body
 from editorial.readability import measure
 from evidence.citations import PRIMARY_DESIGNS, normalize_doi
@@ -44,6 +45,8 @@ GATES = {
     "unused-reference": "warning: every reference in the bibliography is cited",
     "reading-grade": "warning: the reading grade is at or below the target",
     "reader-report": "warning: a claim has an open reader report (never an error)",
+    "new-evidence": "warning: a systematic review, meta-analysis or guideline found by the "
+    "evidence watch, newer than the last review, is still undecided (never an error)",
 }
 
 # A title still carrying an editor's placeholder is not a reference a reader can find.
@@ -120,6 +123,7 @@ def article_gates(*, article: Article, reviewer=None) -> list[Problem]:
     problems.extend(_image_problems(sections))
     problems.extend(_reading_grade(sections))
     problems.extend(_reader_report_problems(article))
+    problems.extend(_new_evidence_problems(article))
     return sorted(problems, key=lambda p: p.level != ERROR)
 
 
@@ -431,4 +435,30 @@ def _reader_report_problems(article: Article) -> list[Problem]:
             claim_key=report.claim_key,
         )
         for report in reports.order_by("created_at")
+    ]
+
+
+def _new_evidence_problems(article: Article) -> list[Problem]:
+    """Undecided systematic reviews, meta-analyses and guidelines the evidence watch
+    found, newer than the last review (by the day they entered PubMed, else their
+    publication date): a warning only, so a search result never blocks publication."""
+    found = article.found_evidence.filter(
+        state__in=FoundEvidence.OPEN_STATES, kind__in=FoundEvidence.GATE_KINDS
+    )
+    reviewed = article.last_reviewed
+    if reviewed:
+        found = found.filter(
+            Q(entered_on__gt=reviewed)
+            | Q(entered_on__isnull=True, published_on__gt=reviewed)
+            | Q(entered_on__isnull=True, published_on__isnull=True)
+        )
+    return [
+        Problem(
+            WARNING,
+            "new-evidence",
+            f"New {item.get_kind_display().lower()} since the last review, not yet "
+            f"weighed: PMID {item.pmid}, “{item.title[:120]}”"
+            + (f" ({item.journal}, {item.published_text})." if item.journal else "."),
+        )
+        for item in found.order_by("-entered_on", "pmid")
     ]

@@ -5,8 +5,9 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 
-from articles.models import Article, ReaderReport
+from articles.models import Article, FoundEvidence, ReaderReport
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
+from editorial.services import watch
 from editorial.services.workflow import draft_editors, user_in_group
 
 register = template.Library()
@@ -54,3 +55,12 @@ def work_queue(user) -> list[tuple[str, list[Article]]]:
 def open_reader_reports() -> int:
     """Reader reports still new or accepted (issue 17), for the dashboard."""
     return ReaderReport.objects.filter(state__in=ReaderReport.OPEN_STATES).count()
+
+
+@register.simple_tag
+def new_evidence() -> dict:
+    """Works the evidence watch found that no editor has decided about yet (issue 17)."""
+    return {
+        "count": FoundEvidence.objects.filter(state=FoundEvidence.State.NEW).count(),
+        "articles": watch.new_evidence_by_article(),
+    }

@@ -36,6 +36,8 @@ DEFAULT_ALLOWED_HOSTS = frozenset({"api.crossref.org", "eutils.ncbi.nlm.nih.gov"
 DEFAULT_BASE_URLS = {
     "crossref": "https://api.crossref.org/works/",
     "pubmed": "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/efetch.fcgi",
+    "esearch": "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/esearch.fcgi",
+    "esummary": "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/esummary.fcgi",
 }
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -107,9 +109,10 @@ class SafeHttpClient:
     PTSDINFO_FETCH_MAX_BYTES, PTSDINFO_FETCH_CONTACT); each can be overridden here.
     `allow_private_hosts` exempts named hosts from the private-address check (e.g. an
     institutional mirror on a private network, or a test server on 127.0.0.1);
-    `ca_file` adds a trusted CA; `base_urls` replaces the Crossref ("crossref") and/or
-    PubMed ("pubmed") endpoints. Each defaults to its PTSDINFO_FETCH_* setting, and a
-    replaced endpoint must still be HTTPS on an allowed host.
+    `ca_file` adds a trusted CA; `base_urls` replaces the Crossref ("crossref"),
+    PubMed efetch ("pubmed"), esearch ("esearch") or esummary ("esummary") endpoints.
+    Each defaults to its PTSDINFO_FETCH_* setting, and a replaced endpoint must still
+    be HTTPS on an allowed host.
     """
 
     def __init__(

@@ -78,6 +78,7 @@ def _article_id_endpoints(pk):
         ("post", reverse("admin:articles_article_delete", args=[pk])),
         ("get", f"/admin/articles/article/{pk}/"),
         ("post", reverse("admin:articles_article_claims", args=[pk])),
+        ("post", reverse("admin:articles_article_found", args=[pk, 1, "dismiss"])),
         *(
             ("post", reverse("admin:articles_article_transition", args=[pk, action]))
             for action in (
@@ -116,6 +117,7 @@ def test_every_article_id_endpoint_is_covered():
         "<int:pk>/change/",
         "<int:pk>/claims/",
         "<int:pk>/diff/",
+        "<int:pk>/evidence/<int:item_pk>/<str:action>/",
         "<int:pk>/transition/<str:action>/",
         "<path:object_id>/",
         "<path:object_id>/change/",

@@ -28,6 +28,7 @@ from evidence.citations import IdentifierError, guess_study_design
 from evidence.fetching import (
     BadResponse,
     FetchError,
+    LiteratureClient,
     MetadataClient,
     NotAllowed,
     NotFound,
@@ -39,6 +40,7 @@ from evidence.fetching import (
     classify_identifier,
     medline_updates,
 )
+from evidence.fetching.eutils import Throttle
 
 RECORDED = Path(__file__).parents[1] / "data" / "recorded"
 FEDER_DOI = "10.1001/jamapsychiatry.2014.62"
@@ -78,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.requests.append({"path": self.path, "headers": dict(self.headers)})
         mode, _, rest = self.path.lstrip("/").partition("/")
-        if mode == "works" or mode.startswith("efetch"):
+        if mode == "works" or mode.startswith(("efetch", "esearch", "esummary")):
             mode, rest = "", self.path.lstrip("/")
         if mode == "redirect":
             return self._send(302, b"", headers={"Location": "https://evil.example/" + rest})
@@ -125,6 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path == "/efetch":
             pmid = parse_qs(parts.query).get("id", [""])[0]
             return self._send(200, self.server.pubmed.get(pmid, b""), "text/plain")
+        if parts.path == "/esearch":
+            return self._send(200, esearch_reply(parse_qs(parts.query)), "application/json")
+        if parts.path == "/esummary":
+            ids = parse_qs(parts.query).get("id", [""])[0].split(",")
+            return self._send(200, esummary_reply(ids), "application/json")
         return self._send(404, b"Not found", "text/plain")
 
     def _send(self, status: int, body: bytes, content_type=None, headers=None):
@@ -137,6 +144,42 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(OSError):  # the client stopped reading (size cap)
             self.wfile.write(body)
+
+
+def _eutils(name: str) -> dict:
+    return json.loads((RECORDED / "eutils" / name).read_text())
+
+
+def _entrez(record: dict) -> str:
+    return next(h["date"][:10] for h in record["history"] if h["pubstatus"] == "entrez")
+
+
+def esearch_reply(query: dict) -> bytes:
+    """esearch on the recorded records: the Entrez-date window, newest first, retmax."""
+    term = query.get("term", [""])[0]
+    if "no-results" in term:
+        return json.dumps(_eutils("esearch-empty.json")).encode()
+    if "bad-query" in term:
+        return json.dumps(_eutils("esearch-error.json")).encode()
+    reply = _eutils("esearch-ketamine.json")
+    records = _eutils("esummary.json")["result"]
+    low, high = query.get("mindate", ["0000"])[0], query.get("maxdate", ["9999"])[0]
+    ids = [
+        pmid for pmid in reply["esearchresult"]["idlist"] if low <= _entrez(records[pmid]) <= high
+    ]
+    ids.sort(key=lambda pmid: _entrez(records[pmid]), reverse=True)
+    retmax = int(query.get("retmax", ["20"])[0])
+    reply["esearchresult"] |= {"count": str(len(ids)), "retmax": str(min(retmax, len(ids)))}
+    reply["esearchresult"]["idlist"] = ids[:retmax]
+    return json.dumps(reply).encode()
+
+
+def esummary_reply(ids: list[str]) -> bytes:
+    records = _eutils("esummary.json")
+    result = {"uids": [pmid for pmid in ids if pmid in records["result"]]}
+    for pmid in result["uids"]:
+        result[pmid] = records["result"][pmid]
+    return json.dumps({"header": records["header"], "result": result}).encode()
 
 
 class RecordedServer:
@@ -169,7 +212,12 @@ class RecordedServer:
 
     def base_urls(self, mode: str = "") -> dict[str, str]:
         prefix = f"{self.origin}/{mode}" if mode else self.origin
-        return {"crossref": f"{prefix}/works/", "pubmed": f"{prefix}/efetch"}
+        return {
+            "crossref": f"{prefix}/works/",
+            "pubmed": f"{prefix}/efetch",
+            "esearch": f"{prefix}/esearch",
+            "esummary": f"{prefix}/esummary",
+        }
 
     def client(self, mode: str = "", **overrides) -> MetadataClient:
         options = {
@@ -180,6 +228,18 @@ class RecordedServer:
             "contact": "editors@example.org",
         }
         return MetadataClient(**(options | overrides))
+
+    def literature_client(self, mode: str = "", **overrides) -> LiteratureClient:
+        """A LiteratureClient for this server whose throttle never sleeps."""
+        options = {
+            "allowed_hosts": {"127.0.0.1"},
+            "allow_private_hosts": {"127.0.0.1"},
+            "ca_file": self.ca_file,
+            "base_urls": self.base_urls(mode),
+            "contact": "editors@example.org",
+            "throttle": Throttle(3, sleep=lambda seconds: None),
+        }
+        return LiteratureClient(**(options | overrides))
 
     def close(self):
         self.httpd.shutdown()
