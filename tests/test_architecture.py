@@ -39,7 +39,7 @@ RULES = [
     ("publicsite", ("ops", "accounts", "editorial")),
     ("accounts", ("editorial", "ops", "publicsite")),
     # Inside articles: models call nothing above them; the renderer is pure.
-    ("articles/models.py", ("articles.services", "publicsite")),
+    ("articles/models", ("articles.services", "articles.rendering", "publicsite")),
     *(
         (f"articles/{name}.py", ("articles.models", "articles.services", "django.db"))
         for name in ("rendering", "markup", "markdown_rules", "mdit_compat", "sanitize")

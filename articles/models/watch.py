@@ -1,16 +1,15 @@
 """The evidence watch (issue 17, part 2): saved PubMed searches per article, the claims
 each bears on, and the works they found since the article's last review.
 
-Imported by `articles.models` (which re-exports these), so they belong to the
-`articles` app; kept apart because models.py is already long. Rules live in
-`editorial.services.watch`.
+Rules live in `editorial.services.watch`.
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from articles.models import CLAIM_ID_PATTERN, PMID_PATTERN, Article, choices_constraint
+from articles.models.common import CLAIM_ID_PATTERN, PMID_PATTERN, choices_constraint
+from articles.models.content import Article
 
 
 class LiteratureSearch(models.Model):
