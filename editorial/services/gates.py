@@ -321,7 +321,6 @@ def _image_problems(sections) -> list[Problem]:
 
 def _claim_problems(article: Article) -> list[Problem]:
     problems = []
-    too_old = timezone.localdate().year - MAX_SOURCE_AGE_YEARS
     old_reported: set[int] = set()
     claims = article.claims.order_by("position").prefetch_related("claim_citations__citation")
     for claim in claims:
@@ -349,61 +348,74 @@ def _claim_problems(article: Article) -> list[Problem]:
                 )
             )
         for citation in supports:
-            if citation.retraction_status == Citation.Retraction.RETRACTED:
-                problems.append(
-                    Problem(
-                        ERROR,
-                        "retracted-citation",
-                        f"Claim {claim.key!r} cites a retracted source: {citation.title}.",
-                        claim_key=claim.key,
-                    )
-                )
-            elif citation.retraction_status == Citation.Retraction.CONCERN:
-                problems.append(
-                    Problem(
-                        WARNING,
-                        "expression-of-concern",
-                        f"Claim {claim.key!r} cites a source under an expression of concern: "
-                        f"{citation.title}.",
-                        claim_key=claim.key,
-                    )
-                )
-            if citation.year and citation.year < too_old and citation.pk not in old_reported:
-                old_reported.add(citation.pk)
-                problems.append(
-                    Problem(
-                        WARNING,
-                        "old-source",
-                        f"Source from {citation.year} is more than {MAX_SOURCE_AGE_YEARS} years "
-                        f"old (first cited by claim {claim.key!r}): {citation.title}.",
-                        claim_key=claim.key,
-                    )
-                )
-        if (
-            supports
-            and REGULATORY_RE.search(claim.statement)
-            and all(is_news_item(c) for c in supports)
-        ):
-            problems.append(
-                Problem(
-                    WARNING,
-                    "regulatory-news-only",
-                    f"Claim {claim.key!r} is about approval, licensing, warnings or safety, but "
-                    "its only sources are news items; cite the regulator, the label or the "
-                    "maker's own release.",
-                    claim_key=claim.key,
-                )
+            problems.extend(_source_problems(claim, citation, old_reported))
+        problems.extend(_support_problems(claim, supports))
+    return problems
+
+
+def _source_problems(claim, citation: Citation, old_reported: set[int]) -> list[Problem]:
+    """One supporting source of a claim: retracted, under concern, or old (each old
+    source reported once, at the first claim citing it)."""
+    problems = []
+    if citation.retraction_status == Citation.Retraction.RETRACTED:
+        problems.append(
+            Problem(
+                ERROR,
+                "retracted-citation",
+                f"Claim {claim.key!r} cites a retracted source: {citation.title}.",
+                claim_key=claim.key,
             )
-        if supports and all(c.study_design in PRIMARY_DESIGNS for c in supports):
-            problems.append(
-                Problem(
-                    WARNING,
-                    "primary-only",
-                    f"Claim {claim.key!r} rests only on primary studies; is there a review or "
-                    "guideline?",
-                    claim_key=claim.key,
-                )
+        )
+    elif citation.retraction_status == Citation.Retraction.CONCERN:
+        problems.append(
+            Problem(
+                WARNING,
+                "expression-of-concern",
+                f"Claim {claim.key!r} cites a source under an expression of concern: "
+                f"{citation.title}.",
+                claim_key=claim.key,
             )
+        )
+    too_old = timezone.localdate().year - MAX_SOURCE_AGE_YEARS
+    if citation.year and citation.year < too_old and citation.pk not in old_reported:
+        old_reported.add(citation.pk)
+        problems.append(
+            Problem(
+                WARNING,
+                "old-source",
+                f"Source from {citation.year} is more than {MAX_SOURCE_AGE_YEARS} years "
+                f"old (first cited by claim {claim.key!r}): {citation.title}.",
+                claim_key=claim.key,
+            )
+        )
+    return problems
+
+
+def _support_problems(claim, supports: list[Citation]) -> list[Problem]:
+    """What the claim's sources are, taken together: news only for a regulatory claim,
+    or primary studies only."""
+    problems = []
+    if supports and REGULATORY_RE.search(claim.statement) and all(map(is_news_item, supports)):
+        problems.append(
+            Problem(
+                WARNING,
+                "regulatory-news-only",
+                f"Claim {claim.key!r} is about approval, licensing, warnings or safety, but "
+                "its only sources are news items; cite the regulator, the label or the "
+                "maker's own release.",
+                claim_key=claim.key,
+            )
+        )
+    if supports and all(c.study_design in PRIMARY_DESIGNS for c in supports):
+        problems.append(
+            Problem(
+                WARNING,
+                "primary-only",
+                f"Claim {claim.key!r} rests only on primary studies; is there a review or "
+                "guideline?",
+                claim_key=claim.key,
+            )
+        )
     return problems
 
 
