@@ -25,8 +25,8 @@ from articles.services.snapshots import draft_snapshot
 from articles.services.versions import snapshot_render
 from evidence.citations import format_reference_text
 from evidence.fetching import FetchError, classify_identifier
+from publicsite.article_page import version_topics
 from publicsite.structured_data import medical_web_page
-from publicsite.views import version_topics
 
 # Raster formats only: never SVG or HTML, whatever the upload claims to be.
 UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),

@@ -376,6 +376,12 @@ class ArticleVersion(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The parts of the public page that depend only on this version (review box, table
+    # of contents, body, reference list, report links, "What changed", JSON-LD), rendered
+    # from the templates once at publication by publicsite/article_page.py: {"key", "slug",
+    # "meta", "body", "ld"}. A derived cache, not content: the immutability triggers do
+    # not guard it, and a stale `key` (templates changed) makes the page render afresh.
+    page = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = ArticleVersionQuerySet.as_manager()
 

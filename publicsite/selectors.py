@@ -45,6 +45,20 @@ def published_article(*, slug: str) -> Article | None:
     )
 
 
+def article_page(*, slug: str) -> Article | None:
+    """As `published_article`, for the article page: one query that brings the live
+    version's stored page (publicsite/article_page.py) and leaves out its large source
+    columns (snapshot, html, search text), which the page does not read."""
+    return (
+        Article.objects.select_related("live_version")
+        .defer("live_version__search_text", "live_version__snapshot", "live_version__html")
+        .filter(slug=slug)
+        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
+        .order_by()
+        .first()
+    )
+
+
 def published_articles() -> QuerySet[Article]:
     """Every live article for the A to Z list, with what a card shows."""
     return (
