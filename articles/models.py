@@ -381,7 +381,7 @@ class ArticleVersion(models.Model):
     # from the templates once at publication by publicsite/article_page.py: {"key", "slug",
     # "meta", "body", "ld"}. A derived cache, not content: the immutability triggers do
     # not guard it, and a stale `key` (templates changed) makes the page render afresh.
-    page = models.JSONField(default=dict, blank=True, editable=False)
+    page = models.JSONField(null=True, blank=True, editable=False)
 
     objects = ArticleVersionQuerySet.as_manager()
 

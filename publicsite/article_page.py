@@ -34,8 +34,8 @@ from django.urls import reverse
 from articles.models import Article, ArticleVersion, Topic
 from articles.signals import article_published
 from publicsite import selectors
-from publicsite.structured_data import medical_web_page_static
-from publicsite.templatetags.articles_tags import ld_json_text
+from publicsite.structured_data import medical_web_page_static, medical_web_page_urls
+from publicsite.templatetags.articles_tags import ld_json_script, ld_json_text
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +96,16 @@ def page_render(*, article: Article, version: ArticleVersion) -> dict:
     snapshot and html). Two queries: the published history, and topic names only for
     versions approved before the snapshot carried them."""
     history = list(selectors.published_history(article=article)[:10])
+    return page_parts(slug=article.slug, version=version, history=history)
+
+
+def page_parts(*, slug: str, version, history: list) -> dict:
+    """The stored page's parts, from a version (or the editor's preview of a draft) and
+    its published history, newest first."""
     topics = version_topics(version)
     first_published = history[-1].published_at if history and history[-1].number == 1 else None
     context = {
-        "article": SimpleNamespace(slug=article.slug),
+        "article": SimpleNamespace(slug=slug),
         "version": version,
         "topics": topics,
         "history": history,
@@ -114,10 +120,17 @@ def page_render(*, article: Article, version: ArticleVersion) -> dict:
     )
     return {
         "key": page_key(),
-        "slug": article.slug,
+        "slug": slug,
         **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},
         "ld": ld_json_text(static),
     }
+
+
+def page_structured_data(request, *, article, page: dict) -> str:
+    """The page's JSON-LD script: the stored object with this site's addresses (from
+    the request) added in front."""
+    urls = ld_json_text(medical_web_page_urls(request, article=article))
+    return ld_json_script(f"{urls[:-1]},{page['ld'][1:]}")
 
 
 def page_store(*, article: Article) -> bool:
@@ -136,7 +149,11 @@ def pages_refresh(*, batch: int = 500) -> int:
     key = page_key()
     stale = (
         Article.objects.filter(live_version__isnull=False)
-        .filter(~Q(live_version__page__key=key) | Q(live_version__page__key__isnull=True))
+        .filter(
+            Q(live_version__page__isnull=True)
+            | Q(live_version__page__key__isnull=True)
+            | ~Q(live_version__page__key=key)
+        )
         .order_by("pk")
     )
     done = 0

@@ -16,11 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from publicsite import selectors
-from publicsite.article_page import page_for
+from publicsite.article_page import page_for, page_structured_data
 from publicsite.caching import last_modified, public_page
 from publicsite.search import search_published, search_query_clean
-from publicsite.structured_data import medical_web_page_urls, web_site
-from publicsite.templatetags.articles_tags import ld_json_script, ld_json_text
+from publicsite.structured_data import web_site
 
 LIST_PAGE_SIZE = 30
 
@@ -118,7 +117,6 @@ def article_detail(request, slug):
         response = render(request, "articles/withdrawn.html", {"article": article}, status=410)
         return last_modified(response, article.updated_at)
     page = page_for(article=article, version=version)
-    urls = ld_json_text(medical_web_page_urls(request, article=article))
     response = render(
         request,
         "articles/article_detail.html",
@@ -127,8 +125,7 @@ def article_detail(request, slug):
             "version": version,
             "page": page,
             "canonical_url": _canonical(request, article.get_absolute_url()),
-            # The stored JSON-LD object with this site's addresses added in front.
-            "structured_data": ld_json_script(f"{urls[:-1]},{page['ld'][1:]}"),
+            "structured_data": page_structured_data(request, article=article, page=page),
         },
     )
     return last_modified(response, version.published_at)
