@@ -4,15 +4,17 @@ An approved version never changes, so everything on its page that depends only o
 (the review box, crisis help, table of contents, body and reference list, report links,
 "What changed", the JSON-LD without its addresses) is rendered from the templates
 `articles/_article_meta.html` and `articles/_article_static.html` when the version goes
-live, and stored on it (`ArticleVersion.page`). A request then costs one indexed read
-and the thin per-request template `articles/article_detail.html` (canonical URL,
-retraction notice, addresses in the JSON-LD).
+live, and stored on it (`ArticleVersion.page_meta`, `page_body`, `page_ld`). A request
+then costs one indexed read and the thin per-request template
+`articles/article_detail.html` (canonical URL, retraction notice, addresses in the
+JSON-LD).
 
-Staleness: each stored page carries `key`, a digest of the fragment templates' sources
-(with everything they include), the publisher's name, the URLs they link to and
-`RENDER_VERSION` (bump it when the context built here changes). When the key does not
-match, or the article's slug changed, the page is rendered for that request from the
-version (the old cost, correct output) and not stored: public views never write.
+Staleness: each stored page carries `page_key`, "<digest>:<slug>", the digest covering
+the fragment templates' sources (with everything they include), the publisher's name,
+the URLs they link to and `RENDER_VERSION` (bump it when the context built here
+changes). When it does not match (templates changed, or the article's slug), the page
+is rendered for that request from the version (the old cost, correct output) and not
+stored: public views never write.
 `manage.py render_article_pages` (run at deploy, after `migrate`) stores fresh pages
 for every live version whose key is stale. See docs/performance.md.
 """
@@ -25,7 +27,8 @@ import re
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Concat
 from django.dispatch import receiver
 from django.template.loader import get_template, render_to_string
 from django.template.loader_tags import ExtendsNode, IncludeNode
@@ -43,6 +46,8 @@ logger = logging.getLogger(__name__)
 # digested on their own).
 RENDER_VERSION = 1
 FRAGMENTS = {"meta": "articles/_article_meta.html", "body": "articles/_article_static.html"}
+# The stored parts and their columns on ArticleVersion.
+COLUMNS = {"meta": "page_meta", "body": "page_body", "ld": "page_ld"}
 # Pages that mention suicide get the help first (safe-messaging practice).
 _SUICIDE_RE = re.compile(r"suicid", re.IGNORECASE)
 _INLINE_MARKUP_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)|[*_`]")
@@ -82,11 +87,16 @@ def _template_sources(names) -> list[str]:
     return sources
 
 
+def stored_key(slug: str) -> str:
+    """The `page_key` a version of the article at `slug` must carry to be served."""
+    return f"{page_key()}:{slug}"
+
+
 def page_for(*, article: Article, version: ArticleVersion) -> dict:
-    """The stored page of the live version, or one rendered now when it is stale."""
-    page = version.page
-    if page and page.get("key") == page_key() and page.get("slug") == article.slug:
-        return page
+    """The stored page of the live version ({"meta", "body", "ld"}), or one rendered now
+    when it is stale."""
+    if version.page_key == stored_key(article.slug):
+        return {part: getattr(version, column) for part, column in COLUMNS.items()}
     logger.debug("article page of %s rendered per request (stale)", article.slug)
     return page_render(article=article, version=ArticleVersion.objects.get(pk=version.pk))
 
@@ -119,8 +129,6 @@ def page_parts(*, slug: str, version, history: list) -> dict:
         version=version, topics=topics, first_published=first_published
     )
     return {
-        "key": page_key(),
-        "slug": slug,
         **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},
         "ld": ld_json_text(static),
     }
@@ -139,21 +147,20 @@ def page_store(*, article: Article) -> bool:
         return False
     version = ArticleVersion.objects.get(pk=article.live_version_id)
     page = page_render(article=article, version=version)
-    ArticleVersion.objects.filter(pk=version.pk).update(page=page)
+    ArticleVersion.objects.filter(pk=version.pk).update(
+        page_key=stored_key(article.slug),
+        **{column: page[part] for part, column in COLUMNS.items()},
+    )
     return True
 
 
 def pages_refresh(*, batch: int = 500) -> int:
     """Store a fresh page for every live version whose stored one is stale (templates
     changed since it was rendered). Returns how many were rendered."""
-    key = page_key()
     stale = (
         Article.objects.filter(live_version__isnull=False)
-        .filter(
-            Q(live_version__page__isnull=True)
-            | Q(live_version__page__key__isnull=True)
-            | ~Q(live_version__page__key=key)
-        )
+        .annotate(expected=Concat(Value(f"{page_key()}:"), F("slug"), output_field=CharField()))
+        .filter(Q(live_version__page_key__isnull=True) | ~Q(live_version__page_key=F("expected")))
         .order_by("pk")
     )
     done = 0

@@ -503,7 +503,7 @@ def test_article_page_takes_topics_from_the_snapshot_without_a_query(
     with django_assert_num_queries(1):
         assert client.get(url).status_code == 200
     # Rendered afresh (a stale page): the version's sources and its history, still none.
-    ArticleVersion.objects.filter(pk=article.live_version_id).update(page=None)
+    ArticleVersion.objects.filter(pk=article.live_version_id).update(page_key=None)
     with django_assert_num_queries(3):
         assert "Treatments" in client.get(url).content.decode()
 
