@@ -146,3 +146,17 @@ def test_render_article_pages_skips_fresh_pages(live):
     Article.objects.filter(pk=live.pk).update(slug="renamed")  # the key names the slug
     assert article_page.pages_refresh() == 1
     assert article_page.pages_refresh() == 0
+
+
+def test_fixed_urls_follow_the_script_prefix():
+    from django.urls import set_script_prefix
+
+    from publicsite.templatetags.articles_tags import fixed_url
+
+    assert fixed_url("articles:list") == "/articles/"
+    set_script_prefix("/sub/")
+    try:
+        assert fixed_url("articles:list") == "/sub/articles/"
+    finally:
+        set_script_prefix("/")
+    assert fixed_url("articles:list") == "/articles/"
