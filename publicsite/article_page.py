@@ -15,8 +15,9 @@ the URLs they link to and `RENDER_VERSION` (bump it when the context built here
 changes). When it does not match (templates changed, or the article's slug), the page
 is rendered for that request from the version (the old cost, correct output) and not
 stored: public views never write.
-`manage.py render_article_pages` (run at deploy, after `migrate`) stores fresh pages
-for every live version whose key is stale. See docs/performance.md.
+After every `manage.py migrate` (each release runs it) the stale pages of live versions
+are rendered and stored (`pages_after_migrate`); `manage.py render_article_pages` does
+the same on demand. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Concat
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.template.loader import get_template, render_to_string
 from django.template.loader_tags import ExtendsNode, IncludeNode
@@ -167,6 +169,22 @@ def pages_refresh(*, batch: int = 500) -> int:
     for article in stale.iterator(chunk_size=batch):
         done += page_store(article=article)
     return done
+
+
+@receiver(post_migrate, dispatch_uid="ptsdinfo-article-pages-after-migrate")
+def pages_after_migrate(sender, *, app_config, apps, using="default", verbosity=1, **kwargs):
+    """A release runs `migrate`: store fresh pages for live versions whose templates
+    changed, so readers do not pay for rendering them per request. Once per migrate
+    (sent for the articles app), and only when the migrated schema has the page columns."""
+    if app_config.label != "articles" or using != "default":
+        return
+    try:
+        apps.get_model("articles", "ArticleVersion")._meta.get_field("page_key")
+    except LookupError:  # migrated back before the page columns
+        return
+    done = pages_refresh()
+    if done and verbosity:
+        logger.info("%s stale article pages rendered after migrate", done)
 
 
 @receiver(article_published, dispatch_uid="ptsdinfo-article-page")

@@ -160,3 +160,11 @@ def test_fixed_urls_follow_the_script_prefix():
     finally:
         set_script_prefix("/")
     assert fixed_url("articles:list") == "/articles/"
+
+
+def test_migrate_renders_the_stale_pages(live):
+    ArticleVersion.objects.filter(pk=live.live_version_id).update(page_key=None)
+    call_command("migrate", verbosity=0)
+    assert ArticleVersion.objects.get(pk=live.live_version_id).page_key == (
+        article_page.stored_key("test-article")
+    )
