@@ -156,18 +156,22 @@ def page_store(*, article: Article) -> bool:
     return True
 
 
-def pages_refresh(*, batch: int = 500) -> int:
+def pages_refresh(*, batch: int = 500, progress=None) -> int:
     """Store a fresh page for every live version whose stored one is stale (templates
-    changed since it was rendered). Returns how many were rendered."""
+    changed since it was rendered). `progress(label, done, total)` is called as it goes.
+    Returns how many were rendered."""
     stale = (
         Article.objects.filter(live_version__isnull=False)
         .annotate(expected=Concat(Value(f"{page_key()}:"), F("slug"), output_field=CharField()))
         .filter(Q(live_version__page_key__isnull=True) | ~Q(live_version__page_key=F("expected")))
         .order_by("pk")
     )
+    total = stale.count() if progress else None
     done = 0
     for article in stale.iterator(chunk_size=batch):
         done += page_store(article=article)
+        if progress:
+            progress("Rendering article pages", done, total)
     return done
 
 

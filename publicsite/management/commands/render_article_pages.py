@@ -17,5 +17,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         started = time.monotonic()
-        done = pages_refresh()
+        done = pages_refresh(progress=self._progress if self.stderr.isatty() else None)
+        if self.stderr.isatty():
+            self.stderr.write("")
         self.stdout.write(f"{done} article pages rendered in {time.monotonic() - started:.1f} s")
+
+    def _progress(self, label: str, done: int, total: int) -> None:
+        if done == total or done % 100 == 0:
+            self.stderr.write(f"\r{label}: {done:,} of {total:,}", ending="")
+            self.stderr.flush()
