@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5000)
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT)]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ptsdinfo.settings"
+    os.environ.update(DJANGO_SETTINGS_MODULE="ptsdinfo.settings")  # set, not read
     import django
 
     django.setup()

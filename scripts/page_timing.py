@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
+    os.environ.update(DJANGO_SETTINGS_MODULE=args.settings)  # set, not read
     import django
 
     django.setup()
