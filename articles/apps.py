@@ -7,8 +7,8 @@ class ArticlesConfig(AppConfig):
     verbose_name = "Articles"
 
     def ready(self):
-        from articles import checks  # noqa: F401 - registers the deploy checks
-        from articles.admin_lookups import install as install_bounded_lookups
+        from ops import checks  # noqa: F401 - registers the deploy checks
+        from editorial.admin_lookups import install as install_bounded_lookups
 
         # After every app's admin module is registered (django.contrib.admin comes first
         # in INSTALLED_APPS, so its autodiscover has run): bad filter values get a message.

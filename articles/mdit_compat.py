@@ -6,7 +6,7 @@ input they were the cost of a render. These copies keep markdown-it's behaviour 
 for step with savings (see each docstring) and are installed on the renderer's own
 MarkdownIt instance only (`md.helpers`), never on the shared module.
 
-Because they copy library code, tests/test_mdit_compat.py pins a fingerprint of the
+Because they copy library code, tests/articles/test_mdit_compat.py pins a fingerprint of the
 originals: a markdown-it-py upgrade that changes either function fails that test,
 and these copies must then be compared with the new originals again.
 """

@@ -2,7 +2,7 @@
 
 Used by the data migration that creates the groups and by `manage.py setup_roles`,
 so the two can never drift apart. The workflow rules themselves (who may approve,
-publish, ...) are checked by group membership in `articles.services.workflow`.
+publish, ...) are checked by group membership in `editorial.services.workflow`.
 """
 
 AUTHORS = "Authors"

@@ -9,6 +9,6 @@ May import: the standard library, third-party parsers and Django settings. Never
 imports `articles` or any app above it: articles cite evidence, evidence knows
 nothing of articles. Nothing here touches the database; the services that store
 citations and apply retraction checks live with the Citation model
-(`articles.services.library`, `articles.services.integrity`) until that model
+(`articles.services.library`, `editorial.services.integrity`) until that model
 moves here.
 """

@@ -4,7 +4,7 @@ Reads the Retraction Watch database in the CSV form Crossref distributes (column
 `Record ID`, `Title`, ..., `RetractionDate`, `RetractionDOI`, `OriginalPaperDOI`,
 `OriginalPaperPubMedID`, `RetractionNature`, `Reason`, ...), turns Crossref/PubMed
 update notices (`evidence.fetching.RetractionInfo`) into the same records, and works
-out what a work's notices add up to. `articles.services.integrity` applies the result.
+out what a work's notices add up to. `editorial.services.integrity` applies the result.
 """
 
 from __future__ import annotations

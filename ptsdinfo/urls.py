@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import security
-from articles.admin import view_on_site
+from editorial.admin import view_on_site
 from ptsdinfo import health, media
 from publicsite import views
 
@@ -14,8 +14,8 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.+)$", media.media, name="media"),
     # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
     path("", include("publicsite.urls")),
-    # Staff-only editor endpoints (markdownx preview and upload); see articles/admin_views.py.
-    path("editor/", include("articles.admin_urls")),
+    # Staff-only editor endpoints (markdownx preview and upload); see editorial/admin_views.py.
+    path("editor/", include("editorial.admin_urls")),
     # Second factor (enrol, verify) before the admin mount, which would claim the prefix.
     path("admin/2fa/", include(security.urls)),
     # The admin's "view on site" redirect, limited to staff who may view the model.

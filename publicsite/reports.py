@@ -1,7 +1,7 @@
 """The reader's "Report a problem" form (issue 17).
 
 The one public view that writes, and only through
-`articles.services.reports.report_submit` (tests/test_architecture.py allows this
+`editorial.services.reports.report_submit` (tests/test_architecture.py allows this
 module, and no other public module, to import that one service). Never cached: the
 page carries the reader's CSRF token.
 """
@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from articles.models import ReaderReport
-from articles.services.reports import DESCRIPTION_MAX, ReportRejected, report_submit
+from editorial.services.reports import DESCRIPTION_MAX, ReportRejected, report_submit
 from ptsdinfo.proxies import client_ip
 from publicsite import selectors
 from publicsite.article_page import version_claims
@@ -57,7 +57,7 @@ def _claim_label(claim) -> str:
 @require_http_methods(["GET", "POST"])
 def report_problem(request, slug):
     """The "Report a problem" form. Never cached: it carries the reader's CSRF token.
-    It writes only through `articles.services.reports.report_submit`."""
+    It writes only through `editorial.services.reports.report_submit`."""
     article = selectors.published_article(slug=slug)
     if article is None or article.live_version is None:
         raise Http404("No published article here.")

@@ -136,7 +136,7 @@ def measure_publish() -> dict:
 
     from articles.articlefile import read_article_file
     from articles.services.drafts import article_import
-    from articles.services.workflow import article_approve, article_publish, article_submit
+    from editorial.services.workflow import article_approve, article_publish, article_submit
 
     users = {u.username: u for u in get_user_model().objects.all()}
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

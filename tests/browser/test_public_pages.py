@@ -51,9 +51,9 @@ WITHDRAW_SCRIPT = f"""
 from django.contrib.auth import get_user_model
 from articles.articlefile import parse_article_text
 from articles.models import Article
-from articles.services.demo import DEMO_DIR
+from ops.demo import DEMO_DIR
 from articles.services.drafts import article_import
-from articles.services import workflow
+from editorial.services import workflow
 
 if not Article.objects.filter(slug="{WITHDRAWN_SLUG}").exists():
     users = get_user_model().objects

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from articles.articlefile import ArticleFileError, read_article_file
+from tests.articles.test_hostile_content import PAYLOADS, body_with
 from tests.browser.test_security_csp import DEMO_PASSWORD
 from tests.factories import write_article
-from tests.test_hostile_content import PAYLOADS, body_with
 
 # Fire every handler a payload could have attached; links are not followed (their
 # URLs are checked instead), everything else is clicked.

@@ -5,7 +5,7 @@ replies in tests/data/recorded/ (see its README), with a throwaway self-signed
 certificate made by the openssl CLI. No test contacts any other address: tests of
 refused targets check that nothing was resolved or connected.
 
-`RecordedServer` and `make_certificate` are reused by tests/test_library.py.
+`RecordedServer` and `make_certificate` are reused by tests/articles/test_library.py.
 """
 
 import contextlib

@@ -1,0 +1,480 @@
+"""The admin for clinician-editors: configuration and glue around the services.
+
+The article change page is a custom editor view (editorial/admin_editor.py) so every
+write goes through `articles.services` and the reviewer sees the whole picture.
+"""
+
+from datetime import timedelta
+from functools import wraps
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut as contenttypes_shortcut
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from articles.models import (
+    Article,
+    ArticleVersion,
+    Citation,
+    EvidenceFactChange,
+    ReaderReport,
+    ReviewEvent,
+    SecurityEvent,
+    StaffProfile,
+    Topic,
+)
+from editorial import admin_editor
+from editorial.services import integrity, reports
+from editorial.services.workflow import WorkflowError
+
+# Evidence facts: changed only through integrity.citation_evidence_set (check_citations,
+# or a Clinical reviewer with a reason), never by the stock change form.
+EVIDENCE_READONLY = [
+    "study_design",
+    "retraction_status",
+    "retraction_note",
+    "retraction_checked_at",
+]
+
+
+def view_on_site(request, content_type_id: int, object_id: str):
+    """The admin's "view on site" redirect (`/admin/r/<type>/<id>/`), only for staff
+    who may view that model: Django's own sends any staff account to the object's public
+    URL, which names a draft's slug (issue 11, item 5). Mounted before the admin in
+    ptsdinfo/urls.py, wrapped in the admin's sign-in check."""
+    try:
+        content_type = ContentType.objects.get_for_id(content_type_id)
+    except ContentType.DoesNotExist:
+        raise Http404 from None
+    label, name = content_type.app_label, content_type.model
+    user = request.user
+    if not (user.has_perm(f"{label}.view_{name}") or user.has_perm(f"{label}.change_{name}")):
+        raise Http404
+    return contenttypes_shortcut(request, content_type_id, object_id)
+
+
+class EvidenceForm(forms.Form):
+    retraction_status = forms.ChoiceField(choices=Citation.Retraction.choices)
+    retraction_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+        help_text="Where the status comes from: source, record, date.",
+    )
+    study_design = forms.ChoiceField(choices=Citation.StudyDesign.choices)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Required. Goes into the audit log and onto every article citing this source.",
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Immutable records (versions, audit logs): listed and shown, never added,
+    changed or deleted from the admin. The database refuses it too (triggers)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name"]
+
+
+class ReviewDueFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Review overdue"), ("soon", "Due within 30 days")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.live().filter(next_review_due__lt=today)
+        if self.value() == "soon":
+            return queryset.live().filter(
+                next_review_due__gte=today, next_review_due__lte=today + timedelta(days=30)
+            )
+        return queryset
+
+
+class ReviewerFilter(admin.SimpleListFilter):
+    title = "reviewer"
+    parameter_name = "reviewer"
+
+    def lookups(self, request, model_admin):
+        reviewers = (
+            ArticleVersion.objects.exclude(reviewer=None)
+            .values_list("reviewer_id", "reviewer_name")
+            .distinct()
+            .order_by("reviewer_name")
+        )
+        return [(str(pk), name) for pk, name in reviewers]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        # Values outside the lookups never get here (admin_lookups.BoundedLookupsMixin
+        # refuses them with a message); the checks keep this filter safe on its own.
+        if value.isascii() and value.isdigit() and len(value) <= 18:
+            return queryset.filter(versions__reviewer_id=int(value)).distinct()
+        return queryset
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "live_number", "last_reviewed", "next_review_due"]
+    list_filter = ["status", "topics", ReviewerFilter, ReviewDueFilter, "audience"]
+    list_select_related = ["live_version"]
+    search_fields = ["title", "slug", "summary"]
+
+    @admin.display(description="live version", ordering="live_version__number")
+    def live_number(self, article):
+        return f"v{article.live_version.number}" if article.live_version else "—"
+
+    def role_or_404(self, view):
+        """Every URL that takes an article id answers staff without an editorial role with
+        the same 404 before looking the id up, so neither the article's existence nor its
+        slug or state leaks through an error message (issue 11, item 5). Anyone not signed
+        in as active staff passes through, to the admin's sign-in redirect."""
+
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            user = request.user
+            if user.is_active and user.is_staff and not self.has_view_or_change_permission(request):
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        guard = self.role_or_404
+        stock = [
+            URLPattern(p.pattern, guard(p.callback), p.default_args, p.name)
+            if "object_id" in str(p.pattern)
+            else p
+            for p in super().get_urls()
+        ]
+        return [
+            path("add/", view(admin_editor.editor_view(self)), name="articles_article_add"),
+            path(
+                "<int:pk>/change/",
+                view(guard(admin_editor.editor_view(self))),
+                name="articles_article_change",
+            ),
+            path(
+                "<int:pk>/transition/<str:action>/",
+                view(guard(admin_editor.transition_view(self))),
+                name="articles_article_transition",
+            ),
+            path(
+                "<int:pk>/claims/",
+                view(guard(admin_editor.claim_review_view(self))),
+                name="articles_article_claims",
+            ),
+            path(
+                "<int:pk>/diff/",
+                view(guard(admin_editor.diff_view(self))),
+                name="articles_article_diff",
+            ),
+            *stock,
+        ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Citation)
+class CitationAdmin(admin.ModelAdmin):
+    list_display = ["title", "year", "doi", "pmid", "study_design", "retraction_status", "uses"]
+    list_filter = ["study_design", "retraction_status"]
+    search_fields = ["title", "doi", "pmid", "pmcid", "key"]
+    fields = [
+        "title",
+        "year",
+        "url",
+        "study_design",
+        "retraction_status",
+        "retraction_note",
+        "retraction_checked_at",
+        "evidence_history",
+        "key",
+        "doi",
+        "pmid",
+        "pmcid",
+        "csl",
+        "used_in",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        base = ["key", "doi", "pmid", "pmcid", "csl", "used_in", "evidence_history"]
+        if obj is None:  # a new citation starts unretracted; its design is set once here
+            return [*base, "retraction_status", "retraction_note", "retraction_checked_at"]
+        return [*base, *EVIDENCE_READONLY]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(claim_count=Count("claim_links"))
+
+    @admin.display(description="Evidence facts")
+    def evidence_history(self, citation):
+        rows = [
+            (
+                timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M"),
+                row.field,
+                row.from_value or "—",
+                row.to_value or "—",
+                row.actor.get_username() if row.actor else row.source,
+                row.reason,
+            )
+            for row in citation.evidence_changes.select_related("actor").order_by("-created_at")
+        ]
+        link = format_html(
+            '<p><a href="{}">Change retraction status or study design (Clinical reviewers)</a></p>',
+            reverse("admin:articles_citation_evidence", args=[citation.pk]),
+        )
+        if not rows:
+            return format_html("{}<p>No changes recorded.</p>", link)
+        return format_html(
+            "{}<ul>{}</ul>",
+            link,
+            format_html_join("", "<li>{}: {} {} → {} by {}. {}</li>", rows),
+        )
+
+    def evidence_view(self, request, pk: int):
+        citation = get_object_or_404(Citation, pk=pk)
+        if not integrity.evidence_editor(request.user):
+            raise PermissionDenied
+        form = EvidenceForm(
+            request.POST or None,
+            initial={
+                "retraction_status": citation.retraction_status,
+                "retraction_note": citation.retraction_note,
+                "study_design": citation.study_design,
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                finding = integrity.citation_evidence_set(
+                    citation=citation,
+                    status=data["retraction_status"],
+                    note=data["retraction_note"],
+                    study_design=data["study_design"],
+                    source="reviewer",
+                    actor=request.user,
+                    reason=data["reason"],
+                )
+            except integrity.EvidenceChangeRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                flagged = (
+                    f" {len(finding.flagged)} article(s) sent back to review."
+                    if finding.flagged
+                    else ""
+                )
+                messages.success(request, "Evidence facts saved and audited." + flagged)
+                return redirect("admin:articles_citation_change", citation.pk)
+        return TemplateResponse(
+            request,
+            "admin/articles/citation_evidence.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Evidence facts: {citation}",
+                "citation": citation,
+                "form": form,
+            },
+        )
+
+    @admin.display(description="claims", ordering="claim_count")
+    def uses(self, citation):
+        return citation.claim_count
+
+    @admin.display(description="Where it is used")
+    def used_in(self, citation):
+        links = citation.claim_links.select_related("claim__article").order_by(
+            "claim__article__title", "claim__position"
+        )
+        rows = [
+            (
+                reverse("admin:articles_article_change", args=[link.claim.article_id]),
+                link.claim.key,
+                link.claim.article.title,
+                link.claim.key,
+                link.get_relation_display().lower(),
+            )
+            for link in links
+        ]
+        if not rows:
+            return "Not cited by any claim."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", '<li><a href="{}#claim-row-{}">{}</a>: claim {} ({})</li>', rows),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "add-from-source/",
+                view(admin_editor.citation_add_view(self)),
+                name="articles_citation_add_from_source",
+            ),
+            path(
+                "<int:pk>/evidence/",
+                view(self.evidence_view),
+                name="articles_citation_evidence",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ArticleVersion)
+class ArticleVersionAdmin(ReadOnlyAdmin):
+    list_display = ["article", "number", "approved_at", "published_at", "reviewer_name"]
+    list_select_related = ["article"]
+    list_filter = ["published_at"]
+    exclude = ["snapshot", "html"]
+
+
+@admin.register(ReviewEvent)
+class ReviewEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "article", "kind", "from_state", "to_state", "claim_key", "actor"]
+    list_filter = ["kind", "to_state"]
+    list_select_related = ["article", "actor"]
+    search_fields = ["article__title", "comment", "claim_key"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "user", "credentials"]
+    search_fields = ["display_name", "user__username"]
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """The sign-in audit log (accounts/security.py writes it): read-only."""
+
+    list_display = ["created_at", "kind", "username", "ip_address", "path", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["username", "ip_address", "detail"]
+
+
+@admin.register(EvidenceFactChange)
+class EvidenceFactChangeAdmin(ReadOnlyAdmin):
+    """The evidence-facts audit log (integrity.citation_evidence_set writes it): read-only."""
+
+    list_display = ["created_at", "citation_key", "field", "from_value", "to_value", "actor"]
+    list_filter = ["field", "source"]
+    search_fields = ["citation_key", "reason"]
+
+
+class ReportAgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [("7", "Last 7 days"), ("30", "Last 30 days"), ("older", "Older than 30 days")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in ("7", "30"):
+            return queryset.filter(created_at__gte=now - timedelta(days=int(self.value())))
+        if self.value() == "older":
+            return queryset.filter(created_at__lt=now - timedelta(days=30))
+        return queryset
+
+
+@admin.register(ReaderReport)
+class ReaderReportAdmin(admin.ModelAdmin):
+    """The reader-report queue (issue 17). Every reader-written field is shown as plain
+    text (Django escapes it; nothing here is marked safe); decisions go through
+    editorial.services.reports."""
+
+    list_display = ["created_at", "article", "claim_link", "kind", "state", "short_text"]
+    list_filter = ["state", "kind", ReportAgeFilter, "article", "claim_key"]
+    search_fields = ["claim_key", "article__slug"]
+    readonly_fields = [
+        "article", "claim_key", "kind", "description", "email", "state",
+        "created_at", "closed_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields[:6], "decision_reason", *readonly_fields[6:]]
+    list_select_related = ["article"]
+    actions = ["accept", "accept_and_review", "decline", "mark_fixed"]
+
+    def _decide(self, request, queryset, decide, done):
+        count = 0
+        for report in queryset.select_related("article"):
+            try:
+                decide(report)
+                count += 1
+            except WorkflowError as error:
+                self.message_user(request, f"Report {report.pk}: {error}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done}: {count} report(s).", messages.SUCCESS)
+
+    @admin.action(description="Accept")
+    def accept(self, request, queryset):
+        self._decide(
+            request, queryset, lambda r: reports.report_accept(report=r, user=request.user),
+            "Accepted",
+        )  # fmt: skip
+
+    @admin.action(description="Accept and send the live article back to clinical review")
+    def accept_and_review(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_accept(report=r, user=request.user, send_to_review=True),
+            "Accepted and sent to review",
+        )  # fmt: skip
+
+    @admin.action(description="Decline (write the reason on the report first)")
+    def decline(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_decline(report=r, user=request.user, reason=r.decision_reason),
+            "Declined",
+        )  # fmt: skip
+
+    @admin.action(description="Mark fixed")
+    def mark_fixed(self, request, queryset):
+        self._decide(
+            request, queryset,
+            lambda r: reports.report_fixed(report=r, user=request.user, note=r.decision_reason),
+            "Marked fixed",
+        )  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Claim")
+    def claim_link(self, report):
+        url = reverse("admin:articles_article_change", args=[report.article_id])
+        anchor = f"#claim-row-{report.claim_key}" if report.claim_key else ""
+        return format_html('<a href="{}{}">{}</a>', url, anchor, report.claim_key or "whole page")
+
+    @admin.display(description="Report")
+    def short_text(self, report):
+        text = report.description
+        return text if len(text) <= 80 else text[:77] + "..."

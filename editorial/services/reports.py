@@ -1,0 +1,141 @@
+"""Reader reports of a problem with a claim or a page (issue 17, part 1).
+
+The public form (publicsite) calls `report_submit`; editors decide in the admin with
+`report_accept`, `report_decline` and `report_fixed`. No IP address is stored: the
+rate limiter keeps a hash of the address in Django's cache (Redis when configured, so
+the limit holds across workers) for its window only. Emails are erased on closing and
+by `purge_report_emails` (cron) after REPORT_EMAIL_DAYS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from articles.models import Article, ArticleStatus, ReaderReport, ReviewEvent
+from editorial.services.workflow import WorkflowError, article_submit
+
+REPORT_EMAIL_DAYS = 90
+RATE_LIMIT = 5  # reports per address per window
+RATE_WINDOW_SECONDS = 3600
+DESCRIPTION_MAX = 2000
+# The public "What changed" line for a correction that came from a reader report: it
+# never names or quotes the reporter.
+CHANGE_NOTE = "Corrected after a reader report."
+
+
+class ReportRejected(Exception):
+    pass
+
+
+def _rate_key(address: str) -> str:
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{address}".encode()).hexdigest()
+    return f"ptsdinfo:report-rate:{digest}"
+
+
+def rate_limited(address: str) -> bool:
+    """Count one attempt from `address`; True once it is over RATE_LIMIT in the window."""
+    key = _rate_key(address)
+    if cache.add(key, 1, RATE_WINDOW_SECONDS):
+        return False
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, RATE_WINDOW_SECONDS)
+        return False
+    return count > RATE_LIMIT
+
+
+def report_submit(
+    *, article: Article, claim_key: str, kind: str, description: str, email: str = "", address: str
+) -> ReaderReport:
+    if rate_limited(address):
+        raise ReportRejected("Too many reports from this address; please try again later.")
+    live = article.live_version
+    live_keys = {claim["id"] for claim in (live.snapshot.get("claims", []) if live else [])}
+    if claim_key and claim_key not in live_keys:
+        raise ReportRejected("That claim is not on this page.")
+    if kind not in ReaderReport.Kind.values:
+        raise ReportRejected("Choose what is wrong.")
+    description = description.strip()
+    if not description or len(description) > DESCRIPTION_MAX:
+        raise ReportRejected(f"Describe the problem in up to {DESCRIPTION_MAX} characters.")
+    return ReaderReport.objects.create(
+        article=article,
+        claim_key=claim_key,
+        kind=kind,
+        description=description,
+        email=email.strip(),
+    )
+
+
+def open_reports(article: Article):
+    return article.reader_reports.filter(state__in=ReaderReport.OPEN_STATES)
+
+
+@transaction.atomic
+def report_accept(*, report: ReaderReport, user, send_to_review: bool = False) -> ReaderReport:
+    """Accept a report; on a live article, optionally send it back to clinical review.
+
+    The report's text goes to the review as a comment on its claim (the audit trail);
+    the public submit comment is only CHANGE_NOTE, so "What changed" never shows it.
+    """
+    if report.state != ReaderReport.State.NEW:
+        raise WorkflowError("Only a new report can be accepted.", rule="report-state")
+    article = report.article
+    if send_to_review:
+        if article.status != ArticleStatus.PUBLISHED:
+            raise WorkflowError("Only a live article goes back to review.", rule="report-review")
+        article_submit(article=article, user=user, comment=CHANGE_NOTE)
+        ReviewEvent.objects.create(
+            article=article,
+            actor=user,
+            kind=ReviewEvent.Kind.COMMENT,
+            claim_key=report.claim_key,
+            comment=(
+                f"Reader report {report.pk} ({report.get_kind_display()}): {report.description}"
+            ),
+        )
+    report.state = ReaderReport.State.ACCEPTED
+    report.save(update_fields=["state"])
+    return report
+
+
+def _close(report: ReaderReport, state: str, reason: str = "") -> ReaderReport:
+    report.state = state
+    report.decision_reason = reason
+    report.email = ""
+    report.closed_at = timezone.now()
+    report.save(update_fields=["state", "decision_reason", "email", "closed_at"])
+    return report
+
+
+def report_decline(*, report: ReaderReport, user, reason: str) -> ReaderReport:
+    if not report.is_open:
+        raise WorkflowError("The report is already closed.", rule="report-state")
+    if not reason.strip():
+        raise WorkflowError("Declining a report needs a reason.", rule="comment-required")
+    return _close(report, ReaderReport.State.DECLINED, reason.strip())
+
+
+def report_fixed(*, report: ReaderReport, user, note: str = "") -> ReaderReport:
+    if not report.is_open:
+        raise WorkflowError("The report is already closed.", rule="report-state")
+    return _close(report, ReaderReport.State.FIXED, note.strip())
+
+
+def purge_report_emails(*, now=None) -> int:
+    """Erase the email on closed reports and on every report older than REPORT_EMAIL_DAYS."""
+    now = now or timezone.now()
+    old = now - timedelta(days=REPORT_EMAIL_DAYS)
+    return (
+        ReaderReport.objects.exclude(email="")
+        .filter(~Q(state__in=ReaderReport.OPEN_STATES) | Q(created_at__lt=old))
+        .update(email="")
+    )
