@@ -25,8 +25,7 @@ from articles.services.snapshots import draft_snapshot
 from articles.services.versions import snapshot_render
 from evidence.citations import format_reference_text
 from evidence.fetching import FetchError, classify_identifier
-from publicsite.structured_data import medical_web_page
-from publicsite.views import version_topics
+from publicsite.article_page import page_parts, page_structured_data
 
 # Raster formats only: never SVG or HTML, whatever the upload claims to be.
 UPLOAD_FORMATS = {"JPEG": ("jpg", "JPEG"), "PNG": ("png", "PNG"), "GIF": ("png", "PNG"),
@@ -178,19 +177,16 @@ def draft_preview(request, pk: int):
     article = get_object_or_404(Article, pk=pk)
     snapshot = draft_snapshot(article)
     version = _PreviewVersion(snapshot, article)
-    topics = version_topics(version)
+    page = page_parts(slug=article.slug, version=version, history=[])
     response = render(
         request,
         "articles/article_detail.html",
         {
             "article": article,
             "version": version,
-            "history": [],
-            "topics": topics,
+            "page": page,
             "is_preview": True,
-            "structured_data": medical_web_page(
-                request, article=article, version=version, topics=topics
-            ),
+            "structured_data": page_structured_data(request, article=article, page=page),
         },
     )
     response["X-Robots-Tag"] = "noindex, nofollow"

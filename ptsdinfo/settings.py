@@ -75,7 +75,11 @@ MIDDLEWARE = [
     # 503 page included, carries them.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "accounts.security.PermissionsPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Stored public pages are served here, inside every header above and before the
+    # rest (publicsite/caching.py): a hit costs no session, CSRF, auth or URL work.
+    "publicsite.caching.PageCacheMiddleware",
     # The database-fault 503 sits inside the headers and outside sessions (whose save
     # may fail too); before `migrate`, pages say to run it (its process_exception sees a
     # missing table first).
@@ -88,7 +92,6 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.security.StaffGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 

@@ -6,4 +6,9 @@ class PublicSiteConfig(AppConfig):
     verbose_name = "Public site"
 
     def ready(self):
-        from publicsite import caching  # noqa: F401 - connects the purge receivers
+        # Receivers run in this order after a publication: the new version's page is
+        # stored first, then the cached pages go stale and proxies are purged.
+        from publicsite import (
+            article_page,  # noqa: F401
+            caching,  # noqa: F401 - connects the purge receivers
+        )

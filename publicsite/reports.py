@@ -16,7 +16,7 @@ from articles.models import ReaderReport
 from editorial.services.reports import DESCRIPTION_MAX, ReportRejected, report_submit
 from ptsdinfo.proxies import client_ip
 from publicsite import selectors
-from publicsite.views import version_claims
+from publicsite.article_page import version_claims
 
 
 class ReportForm(forms.Form):

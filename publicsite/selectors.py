@@ -21,6 +21,24 @@ _CARD_FIELDS = (
     "live_version__published_at",
 )
 
+# What the article page (and the withdrawn tombstone) reads of an article and its live
+# version.
+_PAGE_FIELDS = (
+    "slug",
+    "title",
+    "status",
+    "withdrawn_reason",
+    "retraction_notice",
+    "updated_at",
+    "live_version__title",
+    "live_version__summary",
+    "live_version__published_at",
+    "live_version__page_key",
+    "live_version__page_meta",
+    "live_version__page_body",
+    "live_version__page_ld",
+)
+
 _NEVER_PUBLIC = [
     Article.Status.DRAFT,
     Article.Status.IN_REVIEW,
@@ -41,6 +59,20 @@ def published_article(*, slug: str) -> Article | None:
         .defer("live_version__search_text")
         .filter(slug=slug)
         .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
+        .first()
+    )
+
+
+def article_page(*, slug: str) -> Article | None:
+    """As `published_article`, for the article page: one query, with only what the page
+    and the tombstone show, the live version's stored page (publicsite/article_page.py)
+    and none of its large source columns (snapshot, html, search text)."""
+    return (
+        Article.objects.select_related("live_version")
+        .only(*_PAGE_FIELDS)
+        .filter(slug=slug)
+        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
+        .order_by()
         .first()
     )
 

@@ -31,19 +31,35 @@ def publisher() -> dict:
 
 
 def medical_web_page(request, *, article, version, topics=(), first_published=None) -> dict:
-    snapshot = version.snapshot
+    return {
+        **medical_web_page_static(version=version, topics=topics, first_published=first_published),
+        **medical_web_page_urls(request, article=article),
+    }
+
+
+def medical_web_page_urls(request, *, article) -> dict:
+    """The parts of an article's JSON-LD that name the site's own address (taken from the
+    request): everything else is fixed when the version is published."""
     url = request.build_absolute_uri(article.get_absolute_url())
+    return {
+        "@id": url,
+        "url": url,
+        "isPartOf": {"@type": "WebSite", "name": "ptsdinfo", "url": _home(request)},
+    }
+
+
+def medical_web_page_static(*, version, topics=(), first_published=None) -> dict:
+    """An article's JSON-LD without its addresses: it depends only on the published
+    version (and the publisher's name), so it is built once at publication."""
+    snapshot = version.snapshot
     audience = "Clinician" if snapshot.get("audience") == "clinician" else "Patient"
     data = {
         "@context": "https://schema.org",
         "@type": "MedicalWebPage",
-        "@id": url,
-        "url": url,
         "name": version.title,
         "headline": version.title,
         "description": version.summary,
         "inLanguage": "en",
-        "isPartOf": {"@type": "WebSite", "name": "ptsdinfo", "url": _home(request)},
         "publisher": publisher(),
         "medicalAudience": {"@type": "MedicalAudience", "audienceType": audience},
         "specialty": "https://schema.org/Psychiatric",

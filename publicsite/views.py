@@ -5,9 +5,6 @@ the application cache) and reads only published versions through `selectors`.
 Public views never write.
 """
 
-import re
-from types import SimpleNamespace
-
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
@@ -18,16 +15,13 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from articles.models import Topic
 from publicsite import selectors
+from publicsite.article_page import page_for, page_structured_data
 from publicsite.caching import last_modified, public_page
 from publicsite.search import search_published, search_query_clean
-from publicsite.structured_data import medical_web_page, web_site
+from publicsite.structured_data import web_site
 
 LIST_PAGE_SIZE = 30
-# Pages that mention suicide get the help first (safe-messaging practice).
-_SUICIDE_RE = re.compile(r"suicid", re.IGNORECASE)
-_INLINE_MARKUP_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)|[*_`]")
 
 
 def _canonical(request, path: str | None = None, *, page: int = 1) -> str:
@@ -110,68 +104,31 @@ def topic_detail(request, slug):
     return last_modified(response, _latest_published(page.object_list))
 
 
-def version_topics(version) -> list[SimpleNamespace]:
-    """The topics of a version as its reviewer approved them (slug and name from the
-    snapshot), not the draft's or the topic's current name. Versions approved before the
-    snapshot carried names fall back to the current names (one query)."""
-    slugs = version.snapshot.get("topics") or []
-    names = dict(version.snapshot.get("topic_names") or {})
-    if missing := [slug for slug in slugs if slug not in names]:
-        names.update(Topic.objects.filter(slug__in=missing).values_list("slug", "name"))
-    return [SimpleNamespace(slug=slug, name=names[slug]) for slug in slugs if slug in names]
-
-
 @require_safe
 @public_page
 def article_detail(request, slug):
-    article = selectors.published_article(slug=slug)
+    """One query: the article with its live version and that version's stored page
+    (publicsite/article_page.py); only the per-request parts render here."""
+    article = selectors.article_page(slug=slug)
     if article is None:
         raise Http404("No published article here.")
     version = article.live_version
     if version is None:
         response = render(request, "articles/withdrawn.html", {"article": article}, status=410)
         return last_modified(response, article.updated_at)
-    history = list(selectors.published_history(article=article)[:10])
-    topics = version_topics(version)
-    first_published = history[-1].published_at if history and history[-1].number == 1 else None
+    page = page_for(article=article, version=version)
     response = render(
         request,
         "articles/article_detail.html",
         {
             "article": article,
             "version": version,
-            "topics": topics,
-            "history": history,
-            "contents": _contents(version, has_history=bool(history)),
-            "report_claims": version_claims(version),
-            "mentions_suicide": bool(
-                _SUICIDE_RE.search(version.html) or _SUICIDE_RE.search(version.summary)
-            ),
+            "page": page,
             "canonical_url": _canonical(request, article.get_absolute_url()),
-            "structured_data": medical_web_page(
-                request,
-                article=article,
-                version=version,
-                topics=topics,
-                first_published=first_published,
-            ),
+            "structured_data": page_structured_data(request, article=article, page=page),
         },
     )
     return last_modified(response, version.published_at)
-
-
-def _contents(version, *, has_history: bool) -> list[tuple[str, str]]:
-    """The table of contents, from the version's own sections: (anchor, heading)."""
-    entries = [
-        (section["anchor"], _INLINE_MARKUP_RE.sub(r"\1", section["heading"]).strip())
-        for section in version.snapshot.get("sections", [])
-        if section.get("heading")
-    ]
-    if 'id="references"' in version.html:
-        entries.append(("references-section", "References"))
-    if has_history:
-        entries.append(("what-changed", "What changed"))
-    return entries
 
 
 @require_safe
@@ -241,8 +198,3 @@ def healthz(request):
     except DatabaseError:
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
-
-
-def version_claims(version) -> list[dict]:
-    """The claims of a published version, in order, from its snapshot."""
-    return list(version.snapshot.get("claims", []))

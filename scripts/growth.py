@@ -255,6 +255,11 @@ def main() -> None:
     parser.add_argument("--setup", type=int, metavar="N", help="migrate, load_demo, generate N")
     parser.add_argument("--baseline-queries", type=int, default=None)
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument(
+        "--only",
+        help="comma-separated measurements to run and print (search, article, admin, "
+        "publish, export), without rewriting the report",
+    )
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -296,9 +301,15 @@ def main() -> None:
         ("publish", measure_publish),
         ("export", lambda: measure_export(env)),
     ):
+        if args.only and name not in args.only.split(","):
+            continue
         started = time.perf_counter()
         results[name] = measure()
         print(f"[growth] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if args.only:
+        print(json.dumps(results, indent=1, default=str))
+        print(f"load average {os.getloadavg()[0]:.2f}")
+        return
     if not args.baseline_queries:
         args.baseline_queries = results["article"]["ketamine-for-ptsd"]["queries"]
     block = report(results, args)

@@ -55,9 +55,9 @@ RULES = [
 ALLOWED = {
     # The reader-report form submits through its one service (issue 17).
     "publicsite/reports.py": ("editorial.services.reports",),
-    # The staff draft preview renders the public template with the public page's own
-    # context builders, so a preview cannot drift from the page readers get.
-    "editorial/admin_views.py": ("publicsite.structured_data", "publicsite.views"),
+    # The staff draft preview renders the public page through publicsite.article_page,
+    # the same fragments readers get, so a preview cannot drift from the page.
+    "editorial/admin_views.py": ("publicsite.article_page",),
 }
 
 

@@ -49,6 +49,18 @@ class ArticleVersion(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The parts of the public page that depend only on this version (review box; crisis
+    # help, contents, body, references, report links, "What changed"; JSON-LD without
+    # its addresses), rendered from the templates once at publication by
+    # publicsite/article_page.py. A derived cache, not content: the immutability
+    # triggers do not guard these columns, and a `page_key` other than "<digest of the
+    # templates>:<slug>" makes the page render afresh. Plain text columns (no JSON to
+    # encode in the database and decode here on every request); nullable so SQLite adds
+    # them without rebuilding the table and its triggers.
+    page_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
+    page_meta = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    page_body = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    page_ld = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
 
     objects = ArticleVersionQuerySet.as_manager()
 

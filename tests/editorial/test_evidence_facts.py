@@ -493,14 +493,19 @@ def test_reviewer_credentials_shown_are_those_copied_at_approval(tmp_path, team,
 
 
 def test_article_page_takes_topics_from_the_snapshot_without_a_query(
-    tmp_path, team, client, django_assert_num_queries
+    tmp_path, team, client, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    article = published(tmp_path, team)
+    with django_capture_on_commit_callbacks(execute=True):  # stores the version's page
+        article = published(tmp_path, team)
     url = article.get_absolute_url()
     client.get(url)
-    # The article with its live version, and the history list: no topic query.
-    with django_assert_num_queries(2):
+    # The article with its live version and its stored page: no topic query.
+    with django_assert_num_queries(1):
         assert client.get(url).status_code == 200
+    # Rendered afresh (a stale page): the version's sources and its history, still none.
+    ArticleVersion.objects.filter(pk=article.live_version_id).update(page_key=None)
+    with django_assert_num_queries(3):
+        assert "Treatments" in client.get(url).content.decode()
 
 
 def test_an_author_cannot_save_an_unknown_topic_from_the_editor(team, client):

@@ -77,7 +77,7 @@ def test_article_page_query_count_unchanged_by_report_links(
 ):
     client.get(live.get_absolute_url())
     cache.clear()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert client.get(live.get_absolute_url()).status_code == 200
 
 

@@ -72,3 +72,12 @@ def test_running_again_only_adds_what_is_missing():
 def test_refuses_impossible_shapes():
     with pytest.raises(CommandError):
         generate(1, prefix="gen", sections=0)
+
+
+def test_generated_articles_get_their_stored_page(client, django_assert_num_queries):
+    generate(2, prefix="gen")
+
+    with django_assert_num_queries(1):
+        response = client.get("/articles/gen-00002/")
+    assert response.status_code == 200
+    assert 'class="review-meta"' in response.content.decode()

@@ -444,3 +444,64 @@ def test_purge_sends_to_every_configured_base_url(purge_server, settings):
 
     assert [status for _, status in results] == [200, 200, 200, 200]
     assert sorted(purge_server.purged) == ["/a/", "/a/", "/b/", "/b/"]
+
+
+# --- the hit path: served before sessions, auth and the view --------------------------
+
+SECURITY_HEADERS = (
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "Permissions-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+)
+
+
+@pytest.mark.django_db
+def test_a_hit_is_served_before_sessions_and_authentication_with_every_security_header(
+    client, tmp_path, page_cache
+):
+    with page_cache():
+        live_article(tmp_path)
+    miss = client.get("/articles/test-article/")
+    hit = client.get("/articles/test-article/")
+
+    assert (miss["X-Cache"], hit["X-Cache"]) == ("miss", "hit")
+    assert hasattr(miss.wsgi_request, "session") and hasattr(miss.wsgi_request, "user")
+    assert not hasattr(hit.wsgi_request, "session")  # the inner middleware never ran
+    assert not hasattr(hit.wsgi_request, "user")
+    for header in SECURITY_HEADERS:
+        assert hit[header] == miss[header], header
+    assert hit["X-Request-ID"]
+    assert hit["Content-Length"] == str(len(hit.content))
+    assert hit.content == miss.content
+
+
+@pytest.mark.django_db
+def test_a_miss_is_looked_up_once(client, tmp_path, page_cache, monkeypatch):
+    with page_cache():
+        live_article(tmp_path)
+    lookups = []
+    real = caching._page_key
+    monkeypatch.setattr(caching, "_page_key", lambda *a: lookups.append(1) or real(*a))
+
+    assert client.get("/articles/test-article/")["X-Cache"] == "miss"
+    assert len(lookups) == 1
+    assert client.get("/articles/test-article/?page=2")["X-Cache"] == "hit"  # ignored param
+    assert len(lookups) == 2
+
+
+def test_the_file_generation_follows_a_bump_by_another_process(tmp_path, settings):
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    ours = FileBasedCache(str(tmp_path), {})
+    theirs = FileBasedCache(str(tmp_path), {})  # another worker, same directory
+    assert caching._file_generation(ours) is None
+    theirs.set(caching.GENERATION_KEY, 41, timeout=None)
+    assert caching._file_generation(ours) == 41
+    assert caching._file_generation(ours) == 41  # same bytes: the value read last time
+    theirs.incr(caching.GENERATION_KEY)
+    assert caching._file_generation(ours) == 42
+    theirs.delete(caching.GENERATION_KEY)
+    assert caching._file_generation(ours) is None

@@ -27,6 +27,7 @@ from multiprocessing import get_context
 
 import django
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -48,76 +49,21 @@ from articles.plaintext import document_text
 from articles.rendering import parse_body
 from articles.services.snapshots import snapshot_hash
 from articles.services.versions import add_months, snapshot_render
+from ops.management.synthetic_words import (
+    ASPECTS,
+    CERTAINTIES,
+    DESIGNS,
+    ENDINGS,
+    FAMILIES,
+    FILLER,
+    HEADINGS,
+    JOURNALS,
+    PHRASES,
+    SUBJECTS,
+    TOPICS,
+)
 
 S = Article.Status
-
-TOPICS = {
-    "treatments": "Treatments",
-    "talking-therapies": "Talking therapies",
-    "medication": "Medication",
-    "symptoms": "Symptoms",
-    "veterans": "Veterans",
-    "children-and-young-people": "Children and young people",
-    "living-with-ptsd": "Living with PTSD",
-    "research": "Research",
-}
-SUBJECTS = (
-    "trauma-focused CBT", "EMDR", "prolonged exposure", "cognitive processing therapy",
-    "sertraline", "paroxetine", "prazosin", "ketamine", "esketamine", "MDMA-assisted therapy",
-    "group therapy", "sleep problems", "nightmares", "hypervigilance", "avoidance",
-    "intrusive memories", "moral injury", "complex PTSD", "self-help apps", "exercise",
-    "mindfulness", "peer support", "yoga", "service dogs", "couples therapy",
-)  # fmt: skip
-ASPECTS = (
-    "what the evidence says", "how it works", "who it helps", "side effects and risks",
-    "what to expect", "questions to ask your doctor", "for families", "after a disaster",
-)  # fmt: skip
-HEADINGS = (
-    "What it is", "How it is thought to work", "What the trials found", "Who may benefit",
-    "Side effects", "How long it takes", "Compared with other treatments", "Getting help",
-    "What we do not know yet", "Costs and access",
-)  # fmt: skip
-PHRASES = (
-    "People with post-traumatic stress disorder often",
-    "In randomised trials, participants who received",
-    "Compared with waiting-list controls, those treated with",
-    "Guidelines recommend that clinicians",
-    "Symptoms such as flashbacks, nightmares and irritability",
-    "Over twelve weeks, average scores on the CAPS-5 scale",
-    "A smaller number of studies suggest that",
-    "Veterans and first responders",
-    "Sleep usually improves when",
-    "Some people find that",
-)
-ENDINGS = (
-    "improved more than those who did not",
-    "reported fewer nightmares after treatment",
-    "should be offered a trauma-focused therapy first",
-    "can return during periods of stress",
-    "fell by a clinically meaningful amount",
-    "stayed in treatment when sessions were weekly",
-    "benefit from involving a partner or family member",
-    "had side effects that were mostly mild and short-lived",
-    "did not differ from placebo on the main outcome",
-    "needed further sessions to keep the gains",
-)
-FILLER = (
-    "Talk to your doctor before starting or stopping any treatment.",
-    "Everyone's experience of trauma is different, and so is recovery.",
-    "It can take time to find the approach that suits you.",
-    "If you are in crisis, contact emergency services or a crisis line now.",
-    "Support from friends and family can make a real difference.",
-)
-FAMILIES = (
-    "Smith", "Nguyen", "Garcia", "Okafor", "Schmidt", "Rossi", "Kowalski", "Tanaka",
-    "Haddad", "Andersen", "Silva", "Cohen", "Murphy", "Ivanova", "Chen", "Patel",
-)  # fmt: skip
-JOURNALS = (
-    "JAMA Psychiatry", "Am J Psychiatry", "Lancet Psychiatry", "J Trauma Stress",
-    "Psychol Med", "Depress Anxiety", "Cochrane Database Syst Rev", "BMJ",
-)  # fmt: skip
-DESIGNS = ("rct", "systematic-review", "observational", "guideline", "rct", "case-series")
-CERTAINTIES = ("high", "moderate", "moderate", "low", "very-low")
 
 
 def pool_item(prefix: str, index: int) -> dict:
@@ -302,6 +248,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Created {made} published articles in {seconds:.1f} s.")
         )
+        # The rows skipped publishing, whose receiver stores each live version's rendered
+        # page; without it every generated page would render per request (by name: the
+        # public site's command, which articles does not import).
+        call_command("render_article_pages", stdout=self.stdout)
 
     def _analyze(self) -> None:
         """Refresh the planner's statistics: after a bulk load PostgreSQL otherwise plans

@@ -1,0 +1,232 @@
+"""The article page's version-only parts, rendered once per published version.
+
+An approved version never changes, so everything on its page that depends only on it
+(the review box, crisis help, table of contents, body and reference list, report links,
+"What changed", the JSON-LD without its addresses) is rendered from the templates
+`articles/_article_meta.html` and `articles/_article_static.html` when the version goes
+live, and stored on it (`ArticleVersion.page_meta`, `page_body`, `page_ld`). A request
+then costs one indexed read and the thin per-request template
+`articles/article_detail.html` (canonical URL, retraction notice, addresses in the
+JSON-LD).
+
+Staleness: each stored page carries `page_key`, "<digest>:<slug>", the digest covering
+the fragment templates' sources (with everything they include), the publisher's name,
+the URLs they link to and `RENDER_VERSION` (bump it when the context built here
+changes). When it does not match (templates changed, or the article's slug), the page
+is rendered for that request from the version (the old cost, correct output) and not
+stored: public views never write.
+After every `manage.py migrate` (each release runs it) the stale pages of live versions
+are rendered and stored (`pages_after_migrate`); `manage.py render_article_pages` does
+the same on demand. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Concat
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+from django.template.loader import get_template, render_to_string
+from django.template.loader_tags import ExtendsNode, IncludeNode
+from django.urls import reverse
+
+from articles.models import Article, ArticleVersion, Topic
+from articles.signals import article_published
+from publicsite import selectors
+from publicsite.structured_data import medical_web_page_static, medical_web_page_urls
+from publicsite.templatetags.articles_tags import ld_json_script, ld_json_text
+
+logger = logging.getLogger(__name__)
+
+# Bump when the context `page_render` builds changes meaning (the templates are
+# digested on their own).
+RENDER_VERSION = 1
+FRAGMENTS = {"meta": "articles/_article_meta.html", "body": "articles/_article_static.html"}
+# The stored parts and their columns on ArticleVersion.
+COLUMNS = {"meta": "page_meta", "body": "page_body", "ld": "page_ld"}
+# Pages that mention suicide get the help first (safe-messaging practice).
+_SUICIDE_RE = re.compile(r"suicid", re.IGNORECASE)
+_INLINE_MARKUP_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)|[*_`]")
+_key_cache: list[str] = []
+
+
+def page_key() -> str:
+    """The digest a stored page must carry to be used (computed once per process; on
+    every call when DEBUG is on, so edited templates show at once)."""
+    if _key_cache and not settings.DEBUG:
+        return _key_cache[0]
+    digest = hashlib.sha256(f"v{RENDER_VERSION}\0{settings.PTSDINFO_PUBLISHER}".encode())
+    for name in ("home", "articles:editorial_policy", "articles:topics"):
+        digest.update(reverse(name).encode())
+    digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
+    for source in _template_sources(FRAGMENTS.values()):
+        digest.update(b"\0" + source.encode())
+    _key_cache[:] = [digest.hexdigest()]
+    return _key_cache[0]
+
+
+def _template_sources(names) -> list[str]:
+    """The sources of the named templates and of every template they include or extend
+    by a constant name, each once."""
+    sources, seen, todo = [], set(), list(names)
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        template = get_template(name).template
+        sources.append(f"{name}\0{template.source}")
+        for node in template.nodelist.get_nodes_by_type((IncludeNode, ExtendsNode)):
+            target = node.template if isinstance(node, IncludeNode) else node.parent_name
+            if isinstance(getattr(target, "var", None), str):
+                todo.append(target.var)
+    return sources
+
+
+def stored_key(slug: str) -> str:
+    """The `page_key` a version of the article at `slug` must carry to be served."""
+    return f"{page_key()}:{slug}"
+
+
+def page_for(*, article: Article, version: ArticleVersion) -> dict:
+    """The stored page of the live version ({"meta", "body", "ld"}), or one rendered now
+    when it is stale."""
+    if version.page_key == stored_key(article.slug):
+        return {part: getattr(version, column) for part, column in COLUMNS.items()}
+    logger.debug("article page of %s rendered per request (stale)", article.slug)
+    return page_render(article=article, version=ArticleVersion.objects.get(pk=version.pk))
+
+
+def page_render(*, article: Article, version: ArticleVersion) -> dict:
+    """Render the version-only parts of `article`'s page for `version` (which needs its
+    snapshot and html). Two queries: the published history, and topic names only for
+    versions approved before the snapshot carried them."""
+    history = list(selectors.published_history(article=article)[:10])
+    return page_parts(slug=article.slug, version=version, history=history)
+
+
+def page_parts(*, slug: str, version, history: list) -> dict:
+    """The stored page's parts, from a version (or the editor's preview of a draft) and
+    its published history, newest first."""
+    topics = version_topics(version)
+    first_published = history[-1].published_at if history and history[-1].number == 1 else None
+    context = {
+        "article": SimpleNamespace(slug=slug),
+        "version": version,
+        "topics": topics,
+        "history": history,
+        "contents": _contents(version, has_history=bool(history)),
+        "report_claims": version_claims(version),
+        "mentions_suicide": bool(
+            _SUICIDE_RE.search(version.html) or _SUICIDE_RE.search(version.summary)
+        ),
+    }
+    static = medical_web_page_static(
+        version=version, topics=topics, first_published=first_published
+    )
+    return {
+        **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},
+        "ld": ld_json_text(static),
+    }
+
+
+def page_structured_data(request, *, article, page: dict) -> str:
+    """The page's JSON-LD script: the stored object with this site's addresses (from
+    the request) added in front."""
+    urls = ld_json_text(medical_web_page_urls(request, article=article))
+    return ld_json_script(f"{urls[:-1]},{page['ld'][1:]}")
+
+
+def page_store(*, article: Article) -> bool:
+    """Render and store the page of `article`'s live version. False when it has none."""
+    if article.live_version_id is None:
+        return False
+    version = ArticleVersion.objects.get(pk=article.live_version_id)
+    page = page_render(article=article, version=version)
+    ArticleVersion.objects.filter(pk=version.pk).update(
+        page_key=stored_key(article.slug),
+        **{column: page[part] for part, column in COLUMNS.items()},
+    )
+    return True
+
+
+def pages_refresh(*, batch: int = 500, progress=None) -> int:
+    """Store a fresh page for every live version whose stored one is stale (templates
+    changed since it was rendered). `progress(label, done, total)` is called as it goes.
+    Returns how many were rendered."""
+    stale = (
+        Article.objects.filter(live_version__isnull=False)
+        .annotate(expected=Concat(Value(f"{page_key()}:"), F("slug"), output_field=CharField()))
+        .filter(Q(live_version__page_key__isnull=True) | ~Q(live_version__page_key=F("expected")))
+        .order_by("pk")
+    )
+    total = stale.count() if progress else None
+    done = 0
+    for article in stale.iterator(chunk_size=batch):
+        done += page_store(article=article)
+        if progress:
+            progress("Rendering article pages", done, total)
+    return done
+
+
+@receiver(post_migrate, dispatch_uid="ptsdinfo-article-pages-after-migrate")
+def pages_after_migrate(sender, *, app_config, apps, using="default", verbosity=1, **kwargs):
+    """A release runs `migrate`: store fresh pages for live versions whose templates
+    changed, so readers do not pay for rendering them per request. Once per migrate
+    (sent for the articles app), and only when the migrated schema has the page columns."""
+    if app_config.label != "articles" or using != "default":
+        return
+    try:
+        apps.get_model("articles", "ArticleVersion")._meta.get_field("page_key")
+    except LookupError:  # migrated back before the page columns
+        return
+    done = pages_refresh()
+    if done and verbosity:
+        logger.info("%s stale article pages rendered after migrate", done)
+
+
+@receiver(article_published, dispatch_uid="ptsdinfo-article-page")
+def article_page_on_publish(sender, *, article, **kwargs) -> None:
+    """Sent after the publication committed: render the new live version's page. A
+    failure here only costs speed (the page renders per request until the next
+    `render_article_pages`), so it is logged, not raised."""
+    try:
+        page_store(article=article)
+    except Exception:  # the publication has committed; readers still get the page
+        logger.exception("article page of %s not stored", article.slug)
+
+
+def version_topics(version) -> list[SimpleNamespace]:
+    """The topics of a version as its reviewer approved them (slug and name from the
+    snapshot), not the draft's or the topic's current name. Versions approved before the
+    snapshot carried names fall back to the current names (one query)."""
+    slugs = version.snapshot.get("topics") or []
+    names = dict(version.snapshot.get("topic_names") or {})
+    if missing := [slug for slug in slugs if slug not in names]:
+        names.update(Topic.objects.filter(slug__in=missing).values_list("slug", "name"))
+    return [SimpleNamespace(slug=slug, name=names[slug]) for slug in slugs if slug in names]
+
+
+def version_claims(version) -> list[dict]:
+    """The claims of a published version, in order, from its snapshot."""
+    return list(version.snapshot.get("claims", []))
+
+
+def _contents(version, *, has_history: bool) -> list[tuple[str, str]]:
+    """The table of contents, from the version's own sections: (anchor, heading)."""
+    entries = [
+        (section["anchor"], _INLINE_MARKUP_RE.sub(r"\1", section["heading"]).strip())
+        for section in version.snapshot.get("sections", [])
+        if section.get("heading")
+    ]
+    if 'id="references"' in version.html:
+        entries.append(("references-section", "References"))
+    if has_history:
+        entries.append(("what-changed", "What changed"))
+    return entries
