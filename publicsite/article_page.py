@@ -28,6 +28,7 @@ import re
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Concat
 from django.db.models.signals import post_migrate
@@ -184,7 +185,7 @@ def pages_after_migrate(sender, *, app_config, apps, using="default", verbosity=
         return
     try:
         apps.get_model("articles", "ArticleVersion")._meta.get_field("page_key")
-    except LookupError:  # migrated back before the page columns
+    except (LookupError, FieldDoesNotExist):  # migrated back before the page columns
         return
     done = pages_refresh()
     if done and verbosity:

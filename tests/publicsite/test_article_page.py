@@ -168,3 +168,22 @@ def test_migrate_renders_the_stale_pages(live):
     assert ArticleVersion.objects.get(pk=live.live_version_id).page_key == (
         article_page.stored_key("test-article")
     )
+
+
+@pytest.mark.django_db
+def test_migrating_back_before_the_page_columns_skips_the_page_refresh():
+    """`migrate articles 0010` (or a faked migrate) hands post_migrate a schema without
+    the page columns: the refresh is skipped, not crashed on."""
+    from django.apps import apps as global_apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from publicsite.article_page import pages_after_migrate
+
+    state = MigrationLoader(connection).project_state(("articles", "0010_watch_evidence"))
+
+    pages_after_migrate(
+        sender=global_apps.get_app_config("articles"),
+        app_config=global_apps.get_app_config("articles"),
+        apps=state.apps,
+    )
