@@ -376,8 +376,9 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "credentials"]
+    list_display = ["display_name", "user", "credentials", "languages"]
     search_fields = ["display_name", "user__username"]
+    fields = ["user", "display_name", "credentials", "conflict_of_interest", "languages"]
 
 
 @admin.register(SecurityEvent)
