@@ -28,13 +28,15 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from articles.models import Article, ArticleTranslation, TranslationVersion
+from articles.articlefile import ArticleFile
+from articles.models import Article, ArticleTranslation, ArticleVersion, TranslationVersion
 from articles.rendering import ArticleFormatError, parse_body
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.translations import (
     source_body_text,
     translation_body_text,
     translation_claim_lock,
+    translation_file_text,
     translation_hash,
     translation_snapshot,
     translation_version_create,
@@ -243,6 +245,59 @@ def translation_save(
     )
     translation.contributors.add(user)
     return translation
+
+
+# --- the file format -----------------------------------------------------------------
+
+
+@transaction.atomic
+def translation_import(*, source: ArticleFile, user) -> ArticleTranslation:
+    """Create or update a translation's draft from a translation file (`language` and
+    `translation_of: <slug>@<n>` in its front matter; docs/article-format.md). The named
+    version must be an approved version of the article; the text is checked like any
+    save (rule "translation-facts"), and nothing is written if it fails."""
+    if not source.language:
+        raise WorkflowError(
+            f"{source.path} has no language and translation_of: it is an article, not a "
+            "translation (import it with import_article).",
+            rule="translation-file",
+        )
+    _check_language(source.language)
+    slug, number = source.translation_of
+    version = ArticleVersion.objects.filter(
+        article__slug=slug, number=number, approved_at__isnull=False
+    ).first()
+    if version is None:
+        raise WorkflowError(
+            f"{source.path}: there is no approved version {number} of {slug!r} to translate.",
+            rule="translation-source",
+        )
+    translation = ArticleTranslation.objects.filter(
+        article_id=version.article_id, language=source.language
+    ).first()
+    if translation is None:
+        _refuse_unless(user, AUTHORS, "translate")
+        translation = ArticleTranslation.objects.create(
+            article_id=version.article_id,
+            language=source.language,
+            source_version=version,
+            title=source.title,
+            last_edited_by=user,
+        )
+    else:
+        _locked(translation)
+        _state(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "import into")
+        translation.source_version = version
+        translation.save(update_fields=["source_version", "updated_at"])
+    body = translation_body_text((s.heading, s.anchor, s.body) for s in source.sections)
+    return translation_save(
+        translation=translation, user=user, title=source.title, summary=source.summary, body=body
+    )
+
+
+def translation_export_text(translation: ArticleTranslation) -> str:
+    """The translation's draft as a translation file; `translation_import` reads it back."""
+    return translation_file_text(translation_snapshot(translation))
 
 
 # --- review and publication ------------------------------------------------------------

@@ -5,11 +5,13 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
+from articles.articlefile import ArticleFileError, parse_article_text, write_article_text
 from articles.models import ArticleTranslation, StaffProfile, TranslationVersion
 from articles.services.translations import (
     translation_version_create,
     translation_version_publish,
 )
+from tests.factories import import_article
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +102,74 @@ def test_only_configured_language_codes_and_one_translation_per_language(transla
             source_version=translation.source_version,
             title="Otra",
         )
+
+
+# --- the file format ---------------------------------------------------------------------
+
+TRANSLATION_FILE = """\
+---
+title: Artículo de prueba
+slug: test-article
+language: es
+translation_of: test-article@1
+---
+
+[Texto [@feder2014]]{.claim #lead-claim certainty=low}
+"""
+
+
+def test_translation_front_matter_round_trips():
+    parsed = parse_article_text(TRANSLATION_FILE)
+    assert parsed.language == "es" and parsed.translation_of == ("test-article", 1)
+
+    text = write_article_text(
+        title=parsed.title,
+        slug=parsed.slug,
+        summary="",
+        topics=[],
+        audience="public",
+        review_interval_months=12,
+        sections=[(s.heading, s.anchor, s.body) for s in parsed.sections],
+        bibliography_name=None,
+        language="es",
+        translation_of="test-article@1",
+    )
+    again = parse_article_text(text)
+    assert (again.language, again.translation_of) == ("es", ("test-article", 1))
+    assert "language: es\ntranslation_of: test-article@1\n" in text
+
+
+def test_an_article_file_has_no_translation_fields():
+    assert "language" not in write_article_text(
+        title="T",
+        slug="t",
+        summary="",
+        topics=[],
+        audience="public",
+        review_interval_months=12,
+        sections=[],
+        bibliography_name=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("translation_of: test-article@1\n", "", "'translation_of' is missing"),
+        ("language: es\n", "", "'language' is missing"),
+        ("language: es", "language: Spanish", "language must be a lowercase language code"),
+        ("test-article@1", "test-article@0", "translation_of must be <slug>@<version number>"),
+        ("test-article@1", "other-article@1", "a translation keeps its source's slug"),
+    ],
+)
+def test_translation_front_matter_errors_name_the_problem(old, new, message):
+    with pytest.raises(ArticleFileError) as error:
+        parse_article_text(TRANSLATION_FILE.replace(old, new))
+    assert message in str(error.value)
+
+
+def test_importing_a_translation_file_as_an_article_is_refused(db, tmp_path):
+    path = tmp_path / "test-article.es.md"
+    path.write_text(TRANSLATION_FILE)
+    with pytest.raises(ArticleFileError, match="import_translation"):
+        import_article(path)

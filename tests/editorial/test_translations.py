@@ -10,6 +10,7 @@ from editorial.services.translations import (
     claims_changed_between,
     stale_claims,
     translation_approve,
+    translation_export_text,
     translation_facts_check,
     translation_publish,
     translation_request_changes,
@@ -319,3 +320,34 @@ def test_withdrawing_the_article_withdraws_its_published_translation(
     assert "Outdated." in translation.withdrawn_reason
     with pytest.raises(WorkflowError):
         translation_start(article=article, language="es", user=fluent["author"])
+
+
+def test_a_translation_file_round_trips_through_export_and_import(translation, team, tmp_path):
+    from django.core.management import call_command
+
+    call_command("export_translation", "test-article", "es", "-o", str(tmp_path))
+    path = tmp_path / "test-article.es.md"
+    text = path.read_text()
+    assert "language: es\ntranslation_of: test-article@1\n" in text
+    assert "## Cómo funciona {#mechanism}" in text
+
+    path.write_text(text.replace("fue negativo", "no mostró beneficio"))
+    call_command("import_translation", str(path), "--user", team["author2"].username)
+
+    translation.refresh_from_db()
+    assert "no mostró beneficio" in translation.body
+    assert translation.title == "Artículo de prueba"
+    assert translation.contributors.filter(pk=team["author2"].pk).exists()
+    assert translation_export_text(translation) == path.read_text()
+
+
+def test_an_imported_translation_that_changes_a_fact_writes_nothing(translation, team, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "t.es.md"
+    path.write_text(translation_export_text(translation).replace("certainty=low", "certainty=high"))
+    before = translation.body
+    with pytest.raises(CommandError, match="Claim 'lead-claim'"):
+        call_command("import_translation", str(path), "--user", team["author"].username)
+    translation.refresh_from_db()
+    assert translation.body == before
