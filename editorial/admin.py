@@ -30,10 +30,11 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from editorial import (  # admin_reports and admin_watch register their models' admins
+from editorial import (  # admin_reports, _translations and _watch register their models' admins
     admin_editor,
     admin_reports,  # noqa: F401
     admin_review,
+    admin_translations,  # noqa: F401
     admin_watch,
 )
 from editorial.services import integrity

@@ -341,3 +341,22 @@ class Migration(migrations.Migration):
             run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRES_BACKWARD}),
         ),
     ]
+
+
+def roles_resync(apps, schema_editor):
+    """Give the roles their translation permissions (articles.roles)."""
+    from django.contrib.auth.management import create_permissions
+
+    from articles.roles import roles_ensure
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0)
+        app_config.models_module = None
+    roles_ensure(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+    )
+
+
+Migration.operations += [migrations.RunPython(roles_resync, migrations.RunPython.noop)]
