@@ -29,7 +29,13 @@ from django.conf import settings
 from django.db import transaction
 
 from articles.articlefile import ArticleFile
-from articles.models import Article, ArticleTranslation, ArticleVersion, TranslationVersion
+from articles.models import (
+    Article,
+    ArticleTranslation,
+    ArticleVersion,
+    StaffProfile,
+    TranslationVersion,
+)
 from articles.rendering import ArticleFormatError, parse_body
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.translations import (
@@ -49,6 +55,13 @@ from editorial.services.workflow import WorkflowError, user_in_group
 
 T = ArticleTranslation.Status
 SUMMARY_MAX = 300
+# The gates of a translation's approval and publication (`translation_gates`), as
+# gates.GATES lists the article's.
+TRANSLATION_GATES = {
+    "translation-stale-source": "the translation translates the article's live version",
+    "translation-facts": "the translation keeps every evidence fact of its source version",
+    "reviewer-credentials": "the approving reviewer has credentials on their staff profile",
+}
 
 
 def _may(user, group: str) -> bool:
@@ -389,7 +402,7 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
         )
     _locked(translation)
     _state(translation, {T.IN_REVIEW}, "approve")
-    profile = getattr(user, "profile", None)
+    profile = StaffProfile.objects.filter(user=user).first()  # as stored now, not cached
     if profile is None or not profile.reads(translation.language):
         raise WorkflowError(
             f"{user.get_username()} is not marked as fluent in {translation.language!r} "
