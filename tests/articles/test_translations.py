@@ -173,3 +173,19 @@ def test_importing_a_translation_file_as_an_article_is_refused(db, tmp_path):
     path.write_text(TRANSLATION_FILE)
     with pytest.raises(ArticleFileError, match="import_translation"):
         import_article(path)
+
+
+def test_a_body_that_changes_a_fact_cannot_be_frozen_even_past_the_services(translation, team):
+    """Defence in depth: the version's facts are the source's, and the rendered-page
+    check refuses text that does not carry them."""
+    from articles.services.versions import RenderedMismatchError
+
+    ArticleTranslation.objects.filter(pk=translation.pk).update(
+        body=translation.body.replace("certainty=moderate", "certainty=high")
+    )
+    translation.refresh_from_db()
+    with pytest.raises(RenderedMismatchError):
+        translation_version_create(
+            translation=translation, translator=team["author"], reviewer=team["reviewer"]
+        )
+    assert not TranslationVersion.objects.exists()
