@@ -351,3 +351,28 @@ def test_an_imported_translation_that_changes_a_fact_writes_nothing(translation,
         call_command("import_translation", str(path), "--user", team["author"].username)
     translation.refresh_from_db()
     assert translation.body == before
+
+
+def test_the_translation_command_takes_the_workflow_and_lists_stale_claims(
+    translation, fluent, tmp_path
+):
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    def run(*args):
+        out = StringIO()
+        call_command("translation", "test-article", "es", *args, stdout=out)
+        return out.getvalue()
+
+    run("submit", "--user", fluent["author"].username)
+    with pytest.raises(CommandError, match=r"refused \(role\)"):
+        run("approve", "--user", fluent["author"].username)
+    run("approve", "--user", fluent["reviewer"].username)
+    assert "state is published" in run("publish", "--user", fluent["publisher"].username)
+
+    new_source_version(translation.article, tmp_path)
+    status = json.loads(run("status", "--json"))
+    assert status["live_translates"] == 1 and status["english_live"] == 2
+    assert {c["id"] for c in status["stale_claims"]} == {"lead-claim", "rapid-onset", "veterans"}
