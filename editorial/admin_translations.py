@@ -15,6 +15,7 @@ from articles.models import Article, ArticleTranslation, TranslationVersion
 from articles.rendering import ArticleFormatError, parse_body
 from articles.services.translations import TranslationConflictError
 from editorial.services import translations as rules
+from editorial.services.translation_staleness import claims_changed_between
 from editorial.services.workflow import WorkflowError
 
 REASON_LABELS = {
@@ -32,7 +33,7 @@ def english_changes(translation: ArticleTranslation) -> dict[str, tuple[str, ...
     live = translation.article.live_version
     if live is None or live.pk == translation.source_version_id:
         return {}
-    changed = rules.claims_changed_between(translation.source_version.snapshot, live.snapshot)
+    changed = claims_changed_between(translation.source_version.snapshot, live.snapshot)
     return {claim.id: claim.reasons for claim in changed}
 
 

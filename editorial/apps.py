@@ -13,7 +13,7 @@ class EditorialConfig(AppConfig):
         install_bounded_lookups()
 
         from articles.signals import article_withdrawn
-        from editorial.services.translations import withdraw_translations_with_article
+        from editorial.services.translation_staleness import withdraw_translations_with_article
 
         article_withdrawn.connect(
             withdraw_translations_with_article, dispatch_uid="editorial.translations.withdraw"

@@ -6,9 +6,8 @@ import pytest
 
 from articles.models import Article, ArticleTranslation, StaffProfile
 from editorial.services import workflow
+from editorial.services.translation_staleness import claims_changed_between, stale_claims
 from editorial.services.translations import (
-    claims_changed_between,
-    stale_claims,
     translation_approve,
     translation_export_text,
     translation_facts_check,

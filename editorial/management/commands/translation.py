@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from articles.management.users import user_by_name
 from articles.models import Article, ArticleTranslation
 from editorial.services import translations as rules
+from editorial.services.translation_staleness import stale_claims
 from editorial.services.workflow import WorkflowError
 
 ACTIONS = ("start", "submit", "request_changes", "approve", "publish", "status")
@@ -60,7 +61,7 @@ class Command(BaseCommand):
     def _status(self, article, language, translation, as_json):
         if translation is None:
             raise CommandError(f"no {language!r} translation of {article.slug!r}")
-        stale = rules.stale_claims(translation)
+        stale = stale_claims(translation)
         data = {
             "article": article.slug,
             "language": language,
