@@ -27,6 +27,7 @@ _VIEW_ALL = [
     "articles.view_foundevidence",
     "articles.view_articletranslation",
     "articles.view_translationversion",
+    "articles.view_translationevent",
 ]
 # Deciding about a work the evidence watch found (add it, dismiss it, re-review).
 _DECIDE_FOUND = ["articles.change_foundevidence"]

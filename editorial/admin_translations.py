@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from articles.models import Article, ArticleTranslation, TranslationVersion
+from articles.models import Article, ArticleTranslation, TranslationEvent, TranslationVersion
 from articles.rendering import ArticleFormatError, parse_body
 from articles.services.translations import TranslationConflictError
 from editorial.services import translations as rules
@@ -224,12 +224,8 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
         )
 
 
-@admin.register(TranslationVersion)
-class TranslationVersionAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
     """Immutable (database triggers): listed and shown, never added, changed or deleted."""
-
-    list_display = ["translation", "number", "source_version", "reviewer_name", "published_at"]
-    list_select_related = ["translation__article", "source_version__article"]
 
     def has_add_permission(self, request):
         return False
@@ -239,6 +235,20 @@ class TranslationVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(TranslationVersion)
+class TranslationVersionAdmin(ReadOnlyAdmin):
+    list_display = ["translation", "number", "source_version", "reviewer_name", "published_at"]
+    list_select_related = ["translation__article", "source_version__article"]
+
+
+@admin.register(TranslationEvent)
+class TranslationEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "translation", "kind", "from_state", "to_state", "actor"]
+    list_filter = ["kind", "to_state"]
+    list_select_related = ["translation__article", "actor"]
+    search_fields = ["translation__article__slug", "comment"]
 
 
 def translation_url(translation: ArticleTranslation) -> str:

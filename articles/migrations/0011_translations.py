@@ -1,7 +1,7 @@
 """Staff languages, and translations of articles (issue 18).
 
-The triggers at the end make translation versions immutable, as migration 0002 does
-for article versions: content columns never change after insert, a published
+The triggers at the end make translation events append-only and translation versions
+immutable, as migration 0002 does for review events and article versions: content columns never change after insert, a published
 timestamp once set never changes, and a published version is never deleted. They run
 after every operation on the table, since SQLite rebuilds a table (dropping its
 triggers) when a column is added.
@@ -48,9 +48,17 @@ SQLITE_FORWARD = [
     WHEN OLD.published_at IS NOT NULL
     BEGIN SELECT RAISE(ABORT, 'published translation versions are never deleted'); END;""",
 ]
+SQLITE_FORWARD += [
+    """CREATE TRIGGER articles_translationevent_no_update BEFORE UPDATE ON articles_translationevent
+    BEGIN SELECT RAISE(ABORT, 'translation events are append-only'); END;""",
+    """CREATE TRIGGER articles_translationevent_no_delete BEFORE DELETE ON articles_translationevent
+    BEGIN SELECT RAISE(ABORT, 'translation events are append-only'); END;""",
+]
 SQLITE_BACKWARD = [
     "DROP TRIGGER IF EXISTS articles_translationversion_immutable;",
     "DROP TRIGGER IF EXISTS articles_translationversion_never_deleted;",
+    "DROP TRIGGER IF EXISTS articles_translationevent_no_update;",
+    "DROP TRIGGER IF EXISTS articles_translationevent_no_delete;",
 ]
 POSTGRES_FORWARD = [
     f"""CREATE OR REPLACE FUNCTION articles_translationversion_guard() RETURNS trigger AS $$
@@ -69,7 +77,18 @@ POSTGRES_FORWARD = [
     f"""CREATE TRIGGER articles_translationversion_guard BEFORE UPDATE OR DELETE ON {TABLE}
     FOR EACH ROW EXECUTE FUNCTION articles_translationversion_guard();""",
 ]
+POSTGRES_FORWARD += [
+    """CREATE OR REPLACE FUNCTION articles_translationevent_guard() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'translation events are append-only';
+    END $$ LANGUAGE plpgsql;""",
+    """CREATE TRIGGER articles_translationevent_guard
+    BEFORE UPDATE OR DELETE ON articles_translationevent
+    FOR EACH ROW EXECUTE FUNCTION articles_translationevent_guard();""",
+]
 POSTGRES_BACKWARD = [
+    "DROP TRIGGER IF EXISTS articles_translationevent_guard ON articles_translationevent;",
+    "DROP FUNCTION IF EXISTS articles_translationevent_guard();",
     f"DROP TRIGGER IF EXISTS articles_translationversion_guard ON {TABLE};",
     "DROP FUNCTION IF EXISTS articles_translationversion_guard();",
 ]
@@ -335,6 +354,90 @@ class Migration(migrations.Migration):
                 ),
                 name="translation_withdrawn_has_no_live_version",
             ),
+        ),
+        migrations.CreateModel(
+            name="TranslationEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("start", "Started or brought up to date"),
+                            ("edit", "Edited"),
+                            ("import", "Imported"),
+                            ("transition", "Transition"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("from_state", models.CharField(blank=True, max_length=20)),
+                ("to_state", models.CharField(blank=True, max_length=20)),
+                ("source_number", models.PositiveIntegerField()),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "translation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="articles.articletranslation",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="articles.translationversion",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["translation", "created_at", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("kind__in", ["start", "edit", "import", "transition"])),
+                        name="translation_event_kind_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "from_state__in",
+                                ["draft", "in_review", "approved", "published", "withdrawn", ""],
+                            )
+                        ),
+                        name="translation_event_from_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "to_state__in",
+                                ["draft", "in_review", "approved", "published", "withdrawn", ""],
+                            )
+                        ),
+                        name="translation_event_to_valid",
+                    ),
+                ],
+            },
         ),
         migrations.RunPython(
             run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRES_FORWARD}),

@@ -48,6 +48,8 @@ from articles.models.reports import (
 )
 from articles.models.translations import (
     ArticleTranslation,
+    TranslationEvent,
+    TranslationEventKind,
     TranslationStatus,
     TranslationVersion,
 )
@@ -97,6 +99,8 @@ __all__ = [
     "StaffProfile",
     "StudyDesign",
     "Topic",
+    "TranslationEvent",
+    "TranslationEventKind",
     "TranslationStatus",
     "TranslationVersion",
     "choices_constraint",

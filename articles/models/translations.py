@@ -148,3 +148,51 @@ class TranslationVersion(models.Model):
 
     def __str__(self):
         return f"{self.translation} v{self.number}"
+
+
+class TranslationEventKind(models.TextChoices):
+    START = "start", "Started or brought up to date"
+    EDIT = "edit", "Edited"
+    IMPORT = "import", "Imported"
+    TRANSITION = "transition", "Transition"
+
+
+class TranslationEvent(models.Model):
+    """Append-only audit trail of a translation: who started, edited, imported, sent
+    back, approved, published or withdrew it. Database triggers (migration 0011)
+    refuse UPDATE and DELETE on this table, as for ReviewEvent."""
+
+    Kind = TranslationEventKind
+
+    translation = models.ForeignKey(
+        ArticleTranslation, on_delete=models.PROTECT, related_name="events"
+    )
+    version = models.ForeignKey(
+        TranslationVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=TranslationEventKind)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    # The English version the draft translated at the time.
+    source_number = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["translation", "created_at", "id"]
+        constraints = [
+            choices_constraint("kind", TranslationEventKind, "translation_event_kind_valid"),
+            choices_constraint(
+                "from_state", TranslationStatus, "translation_event_from_valid", blank=True
+            ),
+            choices_constraint(
+                "to_state", TranslationStatus, "translation_event_to_valid", blank=True
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.translation}: {self.kind} {self.from_state}->{self.to_state}"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from articles.models import Article, ArticleTranslation
 from articles.services.translations import translation_withdraw
+from editorial.services.translations import translation_event
 
 
 @dataclass(frozen=True)
@@ -67,4 +70,8 @@ def withdraw_translations_with_article(sender, *, article: Article, **kwargs) ->
     for translation in ArticleTranslation.objects.filter(
         article_id=article.pk, live_version__isnull=False
     ):
-        translation_withdraw(translation=translation, reason=reason)
+        with transaction.atomic():
+            source, version = translation.status, translation.live_version
+            translation_withdraw(translation=translation, reason=reason)
+            translation.refresh_from_db()
+            translation_event(translation, None, source=source, version=version, comment=reason)

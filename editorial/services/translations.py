@@ -34,6 +34,7 @@ from articles.models import (
     ArticleTranslation,
     ArticleVersion,
     StaffProfile,
+    TranslationEvent,
     TranslationVersion,
 )
 from articles.rendering import ArticleFormatError, parse_body
@@ -87,6 +88,35 @@ def _locked(translation: ArticleTranslation) -> ArticleTranslation:
     fresh = ArticleTranslation.objects.select_for_update().get(pk=translation.pk)
     translation.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
     return translation
+
+
+def translation_event(
+    translation: ArticleTranslation,
+    user,
+    *,
+    kind: str = TranslationEvent.Kind.TRANSITION,
+    source: str = "",
+    version: TranslationVersion | None = None,
+    comment: str = "",
+) -> TranslationEvent:
+    """Append one event to the translation's trail (its state now is the target)."""
+    try:
+        content_hash = (
+            version.content_hash if version else translation_hash(translation_snapshot(translation))
+        )
+    except ArticleFormatError:
+        content_hash = ""
+    return TranslationEvent.objects.create(
+        translation=translation,
+        version=version,
+        actor=user,
+        kind=kind,
+        from_state=source,
+        to_state=translation.status,
+        source_number=translation.source_version.number,
+        content_hash=content_hash,
+        comment=comment,
+    )
 
 
 # --- the evidence facts ----------------------------------------------------------------
@@ -208,15 +238,24 @@ def translation_start(*, article: Article, language: str, user) -> ArticleTransl
             body=source_body_text(live),
             last_edited_by=user,
         )
+        source = ""
     else:
         _locked(translation)
         _state(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "update")
+        source = translation.status
         translation.source_version = live
         translation.status = T.DRAFT
         translation.last_edited_by = user
         translation.save(update_fields=["source_version", "status", "last_edited_by", "updated_at"])
         translation_claim_lock(translation=translation, expected=None)
     translation.contributors.add(user)
+    translation_event(
+        translation,
+        user,
+        kind=TranslationEvent.Kind.START,
+        source=source,
+        comment=f"Translating version {live.number}",
+    )
     return translation
 
 
@@ -229,6 +268,8 @@ def translation_save(
     summary: str,
     body: str,
     expected_lock_version: int | None = None,
+    kind: str = TranslationEvent.Kind.EDIT,
+    comment: str = "",
 ) -> ArticleTranslation:
     """Save the translated text, refused (rule "translation-facts", nothing written)
     unless it keeps every evidence fact of the source version. A saved published or
@@ -249,6 +290,7 @@ def translation_save(
             problems=problems,
         )
     translation_claim_lock(translation=translation, expected=expected_lock_version)
+    source = translation.status
     translation.title, translation.summary, translation.body = title, summary, body
     translation.status = T.DRAFT
     translation.last_edited_by = user
@@ -256,6 +298,7 @@ def translation_save(
         update_fields=["title", "summary", "body", "status", "last_edited_by", "updated_at"]
     )
     translation.contributors.add(user)
+    translation_event(translation, user, kind=kind, source=source, comment=comment)
     return translation
 
 
@@ -303,7 +346,13 @@ def translation_import(*, source: ArticleFile, user) -> ArticleTranslation:
         translation.save(update_fields=["source_version", "updated_at"])
     body = translation_body_text((s.heading, s.anchor, s.body) for s in source.sections)
     return translation_save(
-        translation=translation, user=user, title=source.title, summary=source.summary, body=body
+        translation=translation,
+        user=user,
+        title=source.title,
+        summary=source.summary,
+        body=body,
+        kind=TranslationEvent.Kind.IMPORT,
+        comment=f"Imported from {source.path}",
     )
 
 
@@ -322,6 +371,7 @@ def translation_submit(*, translation: ArticleTranslation, user) -> ArticleTrans
     _state(translation, {T.DRAFT}, "submit")
     translation.status = T.IN_REVIEW
     translation.save(update_fields=["status", "updated_at"])
+    translation_event(translation, user, source=T.DRAFT)
     return translation
 
 
@@ -336,6 +386,7 @@ def translation_request_changes(
         raise WorkflowError("Sending back needs a comment saying why.", rule="comment-required")
     translation.status = T.DRAFT
     translation.save(update_fields=["status", "updated_at"])
+    translation_event(translation, user, source=T.IN_REVIEW, comment=comment)
     return translation
 
 
@@ -426,6 +477,7 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
     translation.status = T.APPROVED
     translation.save(update_fields=["status", "updated_at"])
     translation.contributors.clear()
+    translation_event(translation, user, source=T.IN_REVIEW, version=version)
     return version
 
 
@@ -445,6 +497,9 @@ def translation_publish(*, translation: ArticleTranslation, user) -> Translation
         )
     _refuse_on_gates(translation, None, "Publication")
     try:
-        return translation_version_publish(version=version)
+        translation_version_publish(version=version)
     except RenderedMismatchError as exc:
         raise WorkflowError(f"Publication refused: {exc}.", rule=exc.rule) from exc
+    translation.refresh_from_db()
+    translation_event(translation, user, source=T.APPROVED, version=version)
+    return version

@@ -189,3 +189,16 @@ def test_a_body_that_changes_a_fact_cannot_be_frozen_even_past_the_services(tran
             translation=translation, translator=team["author"], reviewer=team["reviewer"]
         )
     assert not TranslationVersion.objects.exists()
+
+
+def test_translation_events_are_append_only(translation, team):
+    from articles.models import TranslationEvent
+
+    event = TranslationEvent.objects.create(
+        translation=translation, actor=team["author"], kind="edit", to_state="draft",
+        source_number=1,
+    )  # fmt: skip
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        TranslationEvent.objects.filter(pk=event.pk).update(comment="rewritten")
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        TranslationEvent.objects.filter(pk=event.pk).delete()

@@ -375,3 +375,29 @@ def test_the_translation_command_takes_the_workflow_and_lists_stale_claims(
     status = json.loads(run("status", "--json"))
     assert status["live_translates"] == 1 and status["english_live"] == 2
     assert {c["id"] for c in status["stale_claims"]} == {"lead-claim", "rapid-onset", "veterans"}
+
+
+def test_every_step_of_a_translation_is_on_its_append_only_trail(
+    translation, fluent, django_capture_on_commit_callbacks
+):
+    through_review(translation, fluent)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.article_withdraw(
+            article=translation.article, user=fluent["publisher"], reason="Outdated."
+        )
+
+    trail = [
+        (e.kind, e.from_state, e.to_state, e.actor.username if e.actor else None)
+        for e in translation.events.order_by("created_at", "id")
+    ]
+    assert trail == [
+        ("start", "", "draft", "alice"),
+        ("edit", "draft", "draft", "alice"),
+        ("transition", "draft", "in_review", "alice"),
+        ("transition", "in_review", "approved", "rita"),
+        ("transition", "approved", "published", "paul"),
+        ("transition", "published", "withdrawn", None),
+    ]
+    approved = translation.events.get(to_state="approved")
+    assert approved.version.content_hash == approved.content_hash
+    assert approved.source_number == 1
