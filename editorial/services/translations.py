@@ -28,11 +28,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from articles.articlefile import ArticleFile
 from articles.models import (
     Article,
     ArticleTranslation,
-    ArticleVersion,
     StaffProfile,
     TranslationEvent,
     TranslationVersion,
@@ -43,7 +41,6 @@ from articles.services.translations import (
     source_body_text,
     translation_body_text,
     translation_claim_lock,
-    translation_file_text,
     translation_hash,
     translation_snapshot,
     translation_version_create,
@@ -68,13 +65,13 @@ def _may(user, group: str) -> bool:
     return bool(user and user.is_active and user.is_superuser) or user_in_group(user, group)
 
 
-def _refuse_unless(user, group: str, action: str) -> None:
+def role_check(user, group: str, action: str) -> None:
     if not _may(user, group):
         who = user.get_username() if user else "nobody"
         raise WorkflowError(f"{who} may not {action}: only members of {group!r} may.", rule="role")
 
 
-def _state(translation: ArticleTranslation, allowed: set[str], action: str) -> None:
+def state_check(translation: ArticleTranslation, allowed: set[str], action: str) -> None:
     if translation.status not in allowed:
         raise WorkflowError(
             f"Cannot {action} the {translation.language} translation of "
@@ -84,7 +81,7 @@ def _state(translation: ArticleTranslation, allowed: set[str], action: str) -> N
         )
 
 
-def _locked(translation: ArticleTranslation) -> ArticleTranslation:
+def translation_locked(translation: ArticleTranslation) -> ArticleTranslation:
     fresh = ArticleTranslation.objects.select_for_update().get(pk=translation.pk)
     translation.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
     return translation
@@ -202,7 +199,7 @@ def _cite_list(refs) -> str:
 # --- drafting --------------------------------------------------------------------------
 
 
-def _check_language(language: str) -> None:
+def language_check(language: str) -> None:
     allowed = getattr(settings, "PTSDINFO_TRANSLATION_LANGUAGES", {})
     if language not in allowed:
         raise WorkflowError(
@@ -219,8 +216,8 @@ def translation_start(*, article: Article, language: str, user) -> ArticleTransl
     A new translation's draft is the live version's title, summary and Markdown. An
     existing translation keeps its text and now translates the live version: its saves
     are checked against it, and `stale_claims` says what to re-translate."""
-    _refuse_unless(user, AUTHORS, "translate")
-    _check_language(language)
+    role_check(user, AUTHORS, "translate")
+    language_check(language)
     article = Article.objects.select_for_update().get(pk=article.pk)
     live = article.live_version
     if live is None:
@@ -240,8 +237,8 @@ def translation_start(*, article: Article, language: str, user) -> ArticleTransl
         )
         source = ""
     else:
-        _locked(translation)
-        _state(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "update")
+        translation_locked(translation)
+        state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "update")
         source = translation.status
         translation.source_version = live
         translation.status = T.DRAFT
@@ -274,9 +271,9 @@ def translation_save(
     """Save the translated text, refused (rule "translation-facts", nothing written)
     unless it keeps every evidence fact of the source version. A saved published or
     withdrawn translation becomes a new draft; the live version stays live."""
-    _refuse_unless(user, AUTHORS, "translate")
-    _locked(translation)
-    _state(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "edit")
+    role_check(user, AUTHORS, "translate")
+    translation_locked(translation)
+    state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "edit")
     title, summary = " ".join(title.split()), " ".join(summary.split())
     problems = translation_facts_check(translation.source_version.snapshot, body)
     if not title:
@@ -302,73 +299,14 @@ def translation_save(
     return translation
 
 
-# --- the file format -----------------------------------------------------------------
-
-
-@transaction.atomic
-def translation_import(*, source: ArticleFile, user) -> ArticleTranslation:
-    """Create or update a translation's draft from a translation file (`language` and
-    `translation_of: <slug>@<n>` in its front matter; docs/article-format.md). The named
-    version must be an approved version of the article; the text is checked like any
-    save (rule "translation-facts"), and nothing is written if it fails."""
-    if not source.language:
-        raise WorkflowError(
-            f"{source.path} has no language and translation_of: it is an article, not a "
-            "translation (import it with import_article).",
-            rule="translation-file",
-        )
-    _check_language(source.language)
-    slug, number = source.translation_of
-    version = ArticleVersion.objects.filter(
-        article__slug=slug, number=number, approved_at__isnull=False
-    ).first()
-    if version is None:
-        raise WorkflowError(
-            f"{source.path}: there is no approved version {number} of {slug!r} to translate.",
-            rule="translation-source",
-        )
-    translation = ArticleTranslation.objects.filter(
-        article_id=version.article_id, language=source.language
-    ).first()
-    if translation is None:
-        _refuse_unless(user, AUTHORS, "translate")
-        translation = ArticleTranslation.objects.create(
-            article_id=version.article_id,
-            language=source.language,
-            source_version=version,
-            title=source.title,
-            last_edited_by=user,
-        )
-    else:
-        _locked(translation)
-        _state(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "import into")
-        translation.source_version = version
-        translation.save(update_fields=["source_version", "updated_at"])
-    body = translation_body_text((s.heading, s.anchor, s.body) for s in source.sections)
-    return translation_save(
-        translation=translation,
-        user=user,
-        title=source.title,
-        summary=source.summary,
-        body=body,
-        kind=TranslationEvent.Kind.IMPORT,
-        comment=f"Imported from {source.path}",
-    )
-
-
-def translation_export_text(translation: ArticleTranslation) -> str:
-    """The translation's draft as a translation file; `translation_import` reads it back."""
-    return translation_file_text(translation_snapshot(translation))
-
-
 # --- review and publication ------------------------------------------------------------
 
 
 @transaction.atomic
 def translation_submit(*, translation: ArticleTranslation, user) -> ArticleTranslation:
-    _refuse_unless(user, AUTHORS, "submit a translation")
-    _locked(translation)
-    _state(translation, {T.DRAFT}, "submit")
+    role_check(user, AUTHORS, "submit a translation")
+    translation_locked(translation)
+    state_check(translation, {T.DRAFT}, "submit")
     translation.status = T.IN_REVIEW
     translation.save(update_fields=["status", "updated_at"])
     translation_event(translation, user, source=T.DRAFT)
@@ -379,9 +317,9 @@ def translation_submit(*, translation: ArticleTranslation, user) -> ArticleTrans
 def translation_request_changes(
     *, translation: ArticleTranslation, user, comment: str
 ) -> ArticleTranslation:
-    _refuse_unless(user, CLINICAL_REVIEWERS, "review a translation")
-    _locked(translation)
-    _state(translation, {T.IN_REVIEW}, "send back")
+    role_check(user, CLINICAL_REVIEWERS, "review a translation")
+    translation_locked(translation)
+    state_check(translation, {T.IN_REVIEW}, "send back")
     if not comment.strip():
         raise WorkflowError("Sending back needs a comment saying why.", rule="comment-required")
     translation.status = T.DRAFT
@@ -450,8 +388,8 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
             f"only members of {CLINICAL_REVIEWERS!r} may.",
             rule="role",
         )
-    _locked(translation)
-    _state(translation, {T.IN_REVIEW}, "approve")
+    translation_locked(translation)
+    state_check(translation, {T.IN_REVIEW}, "approve")
     profile = StaffProfile.objects.filter(user=user).first()  # as stored now, not cached
     if profile is None or not profile.reads(translation.language):
         raise WorkflowError(
@@ -484,9 +422,9 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
 @transaction.atomic
 def translation_publish(*, translation: ArticleTranslation, user) -> TranslationVersion:
     """A Publisher makes the approved version live, while its source is still live."""
-    _refuse_unless(user, PUBLISHERS, "publish a translation")
-    _locked(translation)
-    _state(translation, {T.APPROVED}, "publish")
+    role_check(user, PUBLISHERS, "publish a translation")
+    translation_locked(translation)
+    state_check(translation, {T.APPROVED}, "publish")
     version = translation.versions.filter(published_at__isnull=True).order_by("-number").first()
     if version is None or version.content_hash != translation_hash(
         translation_snapshot(translation)

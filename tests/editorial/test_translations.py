@@ -6,10 +6,10 @@ import pytest
 
 from articles.models import Article, ArticleTranslation, StaffProfile
 from editorial.services import workflow
+from editorial.services.translation_files import translation_export_text
 from editorial.services.translation_staleness import claims_changed_between, stale_claims
 from editorial.services.translations import (
     translation_approve,
-    translation_export_text,
     translation_facts_check,
     translation_publish,
     translation_request_changes,

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from articles.models import ArticleTranslation
 from articles.rendering import ArticleFormatError
-from editorial.services.translations import translation_export_text
+from editorial.services.translation_files import translation_export_text
 
 
 class Command(BaseCommand):

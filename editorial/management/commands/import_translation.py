@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from articles.articlefile import ArticleFileError, read_article_file
 from articles.management.users import user_by_name
 from articles.services.translations import TranslationConflictError
-from editorial.services.translations import translation_import
+from editorial.services.translation_files import translation_import
 from editorial.services.workflow import WorkflowError
 
 
