@@ -104,7 +104,7 @@ def run(statements_by_vendor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("articles", "0010_watch_evidence"),
+        ("articles", "0011_perf_version_page"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
