@@ -31,7 +31,12 @@ FRONT_MATTER_FIELDS = (
     "review_interval_months",
     "bibliography",
     "references",
+    "language",
+    "translation_of",
 )
+# A translation names its source as `<slug>@<version number>` (issue 18).
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+TRANSLATION_OF_RE = re.compile(r"^([a-z0-9]+(?:-[a-z0-9]+)*)@([1-9][0-9]{0,8})$")
 
 
 class ArticleFileError(ValueError):
@@ -59,6 +64,9 @@ class ArticleFile:
     bibliography: dict[str, dict] = field(default_factory=dict)
     path: str = "<article>"
     body_line: int = 1
+    # Set only for a translation: its language, and the source version it translates.
+    language: str = ""
+    translation_of: tuple[str, int] | None = None
 
     def cited_keys(self) -> list[tuple[str, int]]:
         """Every citation key the body uses (supporting, contradicting, in-text), in order,
@@ -120,6 +128,7 @@ def parse_article_text(
         )
     article.review_interval_months = _interval(meta, where, text)
     article.bibliography = _bibliography(meta, where, base_dir, text)
+    article.language, article.translation_of = _translation(meta, article.slug, where, text)
     try:
         article.sections = parse_body(body)
     except ArticleFormatError as exc:
@@ -214,6 +223,41 @@ def _interval(meta: dict, where: str, text: str) -> int:
     return value
 
 
+def _translation(meta: dict, slug: str, where: str, text: str) -> tuple[str, tuple | None]:
+    """`language` and `translation_of` come together, or not at all."""
+    language, of = meta.get("language"), meta.get("translation_of")
+    if language is None and of is None:
+        return "", None
+    if language is None or of is None:
+        missing = "language" if language is None else "translation_of"
+        raise ArticleFileError(
+            f"a translation needs both language and translation_of; {missing!r} is missing",
+            path=where,
+            line=_meta_line(text, "language") or _meta_line(text, "translation_of"),
+        )
+    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
+        raise ArticleFileError(
+            f"language must be a lowercase language code such as es, not {language!r}",
+            path=where,
+            line=_meta_line(text, "language"),
+        )
+    match = TRANSLATION_OF_RE.match(of) if isinstance(of, str) else None
+    if not match:
+        raise ArticleFileError(
+            f"translation_of must be <slug>@<version number>, e.g. ketamine@3, not {of!r}",
+            path=where,
+            line=_meta_line(text, "translation_of"),
+        )
+    if match[1] != slug:
+        raise ArticleFileError(
+            f"translation_of names {match[1]!r} but the slug is {slug!r}; a translation "
+            "keeps its source's slug",
+            path=where,
+            line=_meta_line(text, "translation_of"),
+        )
+    return language, (match[1], int(match[2]))
+
+
 def _bibliography(meta: dict, where: str, base_dir: Path | None, text: str) -> dict[str, dict]:
     items: dict[str, dict] = {}
     paths = meta.get("bibliography") or []
@@ -270,6 +314,8 @@ def write_article_text(
     review_interval_months: int,
     sections: list[tuple[str, str, str]],
     bibliography_name: str | None,
+    language: str = "",
+    translation_of: str = "",
 ) -> str:
     """The canonical text of an article file; `parse_article_text` reads it back unchanged."""
     meta: dict = {"title": title, "slug": slug}
@@ -280,6 +326,9 @@ def write_article_text(
     meta["review_interval_months"] = review_interval_months
     if bibliography_name:
         meta["bibliography"] = bibliography_name
+    if language:
+        meta["language"] = language
+        meta["translation_of"] = translation_of
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1_000_000)
     return f"---\n{front}---\n\n" + write_body_text(sections)
 

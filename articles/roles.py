@@ -25,9 +25,15 @@ _VIEW_ALL = [
     "articles.view_literaturesearch",
     "articles.view_searchclaim",
     "articles.view_foundevidence",
+    "articles.view_articletranslation",
+    "articles.view_translationversion",
+    "articles.view_translationevent",
 ]
 # Deciding about a work the evidence watch found (add it, dismiss it, re-review).
 _DECIDE_FOUND = ["articles.change_foundevidence"]
+# The translation's page in the admin: Authors translate, Clinical reviewers send back or
+# approve, Publishers publish (the rules are editorial.services.translations').
+_TRANSLATE = ["articles.change_articletranslation"]
 
 ROLE_PERMISSIONS = {
     AUTHORS: [
@@ -38,6 +44,8 @@ ROLE_PERMISSIONS = {
         "articles.add_citation",
         "articles.change_citation",
         *_DECIDE_FOUND,
+        "articles.add_articletranslation",
+        *_TRANSLATE,
     ],
     CLINICAL_REVIEWERS: [
         *_VIEW_ALL,
@@ -49,6 +57,7 @@ ROLE_PERMISSIONS = {
         "articles.change_searchclaim",
         "articles.delete_searchclaim",
         *_DECIDE_FOUND,
+        *_TRANSLATE,
     ],
     PUBLISHERS: [
         *_VIEW_ALL,
@@ -56,6 +65,7 @@ ROLE_PERMISSIONS = {
         "articles.add_topic",
         "articles.change_topic",
         "articles.change_citation",
+        *_TRANSLATE,
     ],
 }
 

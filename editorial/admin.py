@@ -30,10 +30,11 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from editorial import (  # admin_reports and admin_watch register their models' admins
+from editorial import (  # admin_reports, _translations and _watch register their models' admins
     admin_editor,
     admin_reports,  # noqa: F401
     admin_review,
+    admin_translations,  # noqa: F401
     admin_watch,
 )
 from editorial.services import integrity
@@ -376,8 +377,9 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "credentials"]
+    list_display = ["display_name", "user", "credentials", "languages"]
     search_fields = ["display_name", "user__username"]
+    fields = ["user", "display_name", "credentials", "conflict_of_interest", "languages"]
 
 
 @admin.register(SecurityEvent)

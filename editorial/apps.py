@@ -11,3 +11,10 @@ class EditorialConfig(AppConfig):
         # After every app's admin module is registered (django.contrib.admin comes first
         # in INSTALLED_APPS, so its autodiscover has run): bad filter values get a message.
         install_bounded_lookups()
+
+        from articles.signals import article_withdrawn
+        from editorial.services.translation_staleness import withdraw_translations_with_article
+
+        article_withdrawn.connect(
+            withdraw_translations_with_article, dispatch_uid="editorial.translations.withdraw"
+        )

@@ -209,6 +209,10 @@ PTSDINFO_SHARED_CACHE_SECONDS = int(os.environ.get("PTSDINFO_SHARED_CACHE_SECOND
 PTSDINFO_PURGE_URLS = env_list("PTSDINFO_PURGE_URLS", "")
 PTSDINFO_PURGE_TIMEOUT = float(os.environ.get("PTSDINFO_PURGE_TIMEOUT", "3"))
 
+# The languages articles may be translated into (issue 18): code -> name as staff see it.
+# A translation is refused in any other language.
+PTSDINFO_TRANSLATION_LANGUAGES = {"es": "Spanish"}
+
 # Production hardening, on whenever DEBUG is off and HTTPS is declared.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)

@@ -5,7 +5,7 @@ Every choice and invariant is backed by a database constraint, so it holds which
 way a row is written. Business rules live in `articles.services`, not in `save()`.
 
 One module per concept: `common`, `content`, `citations`, `versions`, `audit`, `people`,
-`reports`, `watch`. Import models from `articles.models`."""
+`reports`, `watch`, `translations`. Import models from `articles.models`."""
 
 from articles.models.audit import (
     EvidenceFactChange,
@@ -46,6 +46,13 @@ from articles.models.reports import (
     ReaderReportState,
     ReviewReminder,
 )
+from articles.models.translations import (
+    ArticleTranslation,
+    TranslationEvent,
+    TranslationEventKind,
+    TranslationStatus,
+    TranslationVersion,
+)
 from articles.models.versions import ArticleVersion, ArticleVersionQuerySet
 from articles.models.watch import (
     FoundEvidence,
@@ -64,6 +71,7 @@ __all__ = [
     "ArticleCitation",
     "ArticleQuerySet",
     "ArticleStatus",
+    "ArticleTranslation",
     "ArticleVersion",
     "ArticleVersionQuerySet",
     "Audience",
@@ -91,5 +99,9 @@ __all__ = [
     "StaffProfile",
     "StudyDesign",
     "Topic",
+    "TranslationEvent",
+    "TranslationEventKind",
+    "TranslationStatus",
+    "TranslationVersion",
     "choices_constraint",
 ]

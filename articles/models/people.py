@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# Lowercase language codes, comma-separated without spaces: "es" or "es,fr".
+LANGUAGES_PATTERN = r"^([a-z]{2,3}(,[a-z]{2,3})*)?$"
+
 
 class StaffProfile(models.Model):
     """What readers must see about the clinicians behind an article."""
@@ -16,6 +19,15 @@ class StaffProfile(models.Model):
     conflict_of_interest = models.TextField(
         blank=True, help_text="Shown to readers beside the reviewer's name."
     )
+    # The languages this person may review translations in (issue 18). A plain,
+    # comma-separated list of codes, not a JSON list: a CHECK constraint enforces its
+    # shape on SQLite and PostgreSQL alike, and the admin edits it as one text field.
+    languages = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Languages this person may review translations in, as codes separated by "
+        'commas, e.g. "es". Empty: none.',
+    )
 
     class Meta:
         constraints = [
@@ -23,7 +35,19 @@ class StaffProfile(models.Model):
                 condition=~Q(display_name=""),
                 name="staff_profile_display_name_not_empty",
             ),
+            models.CheckConstraint(
+                condition=Q(languages__regex=LANGUAGES_PATTERN),
+                name="staff_profile_languages_are_codes",
+            ),
         ]
 
     def __str__(self):
         return self.display_name
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+    def reads(self, language: str) -> bool:
+        """Whether this person is marked fluent in `language` (may review in it)."""
+        return language in self.language_codes

@@ -122,6 +122,13 @@ def article_import(
     Any error raises and rolls back everything this import wrote. The admin editor
     comes through here too (event_kind=EDIT), so one set of rules guards every write.
     """
+    if source.language:
+        raise ArticleFileError(
+            f"this file is a {source.language!r} translation of "
+            f"{source.translation_of[0]}@{source.translation_of[1]}, not an article; import it "
+            "with the import_translation command",
+            path=source.path,
+        )
     article = Article.objects.select_for_update().filter(slug=source.slug).first()
     created = article is None
     before = None if created else article_content_hash(article)

@@ -386,6 +386,7 @@ MATRIX = [
     ("staffprofile", "display_name", "Dr Someone Else", {"superuser"}),
     ("staffprofile", "credentials", "Professor", {"superuser"}),
     ("staffprofile", "conflict_of_interest", "None at all", {"superuser"}),
+    ("staffprofile", "languages", "es", {"superuser"}),
     ("articleversion", "reviewer_name", "Dr Forged", set()),
     ("articleversion", "reviewer_credentials", "FRCPsych", set()),
 ]

@@ -227,3 +227,29 @@ def test_backup_is_readable_by_its_owner_only_and_never_overwritten_by_accident(
 
     assert json.loads(out.getvalue())["versions"] == 1
     assert not small_backup.with_name(small_backup.name + ".partial").exists()
+
+
+def test_a_published_translation_survives_backup_and_restore(tmp_path, empty_sqlite):
+    from articles.models import StaffProfile
+    from editorial.services import translations
+    from tests.factories import make_team
+
+    team = make_team()
+    StaffProfile.objects.filter(user=team["reviewer"]).update(languages="es")
+    article = import_article(write_article(tmp_path / "article")).article
+    publish(article)
+    article.refresh_from_db()
+    translation = translations.translation_start(
+        article=article, language="es", user=team["author"]
+    )
+    translations.translation_submit(translation=translation, user=team["author"])
+    translations.translation_approve(translation=translation, user=team["reviewer"])
+    translations.translation_publish(translation=translation, user=team["publisher"])
+    path = tmp_path / "with-translation.jsonl.gz"
+    call_command("backup", str(path), stdout=StringIO())
+
+    report, _ = restore_elsewhere(path, empty_sqlite)
+
+    assert report["problems"] == []
+    assert report["counts"]["articles.articletranslation"] == 1
+    assert report["counts"]["articles.translationversion"] == 1
