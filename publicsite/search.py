@@ -25,7 +25,18 @@ from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, Expression, F, IntegerField, Q, Value, When
+from django.db.models import (
+    Case,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -36,6 +47,9 @@ MAX_TERMS = 10
 PAGE_SIZE = 10
 SNIPPET_CHARS = 220
 SEARCH_CONFIG = "english"
+# PostgreSQL ranks at most this many matches, the most recently reviewed (limited
+# ranking, issue 16); more matches than this are reported as "RANK_LIMIT or more".
+RANK_LIMIT = 500
 # Private-use characters mark highlights inside ts_headline output; the stored text
 # never contains them (articles.plaintext.document_text drops them), so escaping
 # cannot be fooled.
@@ -98,8 +112,9 @@ def search_published(*, query: SearchQuery, page: str | int | None = 1) -> Page:
     count and the page). The page's `object_list` holds SearchHit objects."""
     if not query.is_searchable:
         return Paginator([], PAGE_SIZE).get_page(1)
+    paginator_count = None
     if connection.vendor == "postgresql":
-        queryset = _postgres_matches(query.text)
+        queryset, paginator_count = _postgres_matches(query.text)
         to_hit = _postgres_hit
         terms: list[str] = []
     else:
@@ -107,7 +122,11 @@ def search_published(*, query: SearchQuery, page: str | int | None = 1) -> Page:
         queryset = _fallback_matches(groups)
         terms = [term for group in groups for term, negated in group if not negated]
         to_hit = None
-    result = Paginator(queryset, PAGE_SIZE).get_page(page)
+    paginator = Paginator(queryset, PAGE_SIZE)
+    if paginator_count is not None:
+        paginator.__dict__["count"] = paginator_count  # known: no count query
+    result = paginator.get_page(page)
+    result.capped = paginator_count is not None and paginator_count >= RANK_LIMIT
     if to_hit is not None:
         result.object_list = [to_hit(version) for version in result.object_list]
     else:
@@ -137,18 +156,28 @@ class StoredSearchVector(Expression):
         return f"{table}.search_vector", []
 
 
-def _postgres_matches(text: str):
+def _postgres_matches(text: str) -> tuple[QuerySet, int]:
+    """Limited ranking (issue 16), two queries. First the ids of the RANK_LIMIT most
+    recently reviewed matching live versions, read in that order through
+    `article_version_reviewed_idx` (a common word stops after a few hundred rows instead
+    of reading every match; a rare one uses the GIN index); their number is the result
+    count, so there is no count query. Then those versions ranked by `ts_rank`, best
+    first, with `ts_headline` only for the rows on the page."""
     from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 
     tsquery = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    return (
-        _live_versions()
-        .alias(document=StoredSearchVector())
-        .filter(document=tsquery)
+    ids = list(_postgres_candidates(tsquery))
+    from articles.models import Article
+
+    ranked = (
+        ArticleVersion.objects.filter(pk__in=ids)
         .annotate(
+            # A scalar subquery in the select list: PostgreSQL runs it after the sort and
+            # limit, for the rows on the page only (a join would read every article).
+            slug=Subquery(
+                Article.objects.filter(pk=OuterRef("article_id")).order_by().values("slug")
+            ),
             rank=SearchRank(StoredSearchVector(), tsquery),
-            # ts_headline is costly; PostgreSQL evaluates it after ORDER BY/LIMIT,
-            # so only for the rows on the page.
             headline=SearchHeadline(
                 "search_text",
                 tsquery,
@@ -161,8 +190,22 @@ def _postgres_matches(text: str):
                 fragment_delimiter=" … ",
             ),
         )
-        .only("title", "summary", "last_reviewed", "article__slug")
+        .only("title", "summary", "last_reviewed")
         .order_by("-rank", "-last_reviewed", "title", "pk")
+    )
+    return ranked, len(ids)
+
+
+def _postgres_candidates(tsquery):
+    """The ids of the RANK_LIMIT most recently reviewed live versions matching."""
+    from articles.models import Article
+
+    return (
+        ArticleVersion.objects.filter(pk__in=Article.objects.values("live_version"))
+        .alias(document=StoredSearchVector())
+        .filter(document=tsquery)
+        .order_by("-last_reviewed", "-pk")
+        .values_list("pk", flat=True)[:RANK_LIMIT]
     )
 
 
@@ -171,7 +214,7 @@ def _postgres_hit(version) -> SearchHit:
     # Without a mark the words matched only the title or summary: show the summary.
     snippet = _marked(headline) if _MARK_OPEN in headline else escape(version.summary)
     return SearchHit(
-        slug=version.article.slug,
+        slug=version.slug,
         title=version.title,
         summary=version.summary,
         snippet=snippet,

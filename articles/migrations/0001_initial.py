@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,290 +17,763 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Topic',
+            name="Topic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=120, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('summary', models.TextField(blank=True, max_length=300)),
-                ('audience', models.CharField(choices=[('public', 'Public'), ('clinician', 'Clinician')], default='public', max_length=20)),
-                ('review_interval_months', models.PositiveSmallIntegerField(default=12)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('in_review', 'In review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('published', 'Published'), ('withdrawn', 'Withdrawn')], default='draft', max_length=20)),
-                ('last_reviewed', models.DateField(blank=True, null=True)),
-                ('next_review_due', models.DateField(blank=True, null=True)),
-                ('withdrawn_reason', models.TextField(blank=True)),
-                ('lock_version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_edited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_articles', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=120, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("summary", models.TextField(blank=True, max_length=300)),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[("public", "Public"), ("clinician", "Clinician")],
+                        default="public",
+                        max_length=20,
+                    ),
+                ),
+                ("review_interval_months", models.PositiveSmallIntegerField(default=12)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("in_review", "In review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("last_reviewed", models.DateField(blank=True, null=True)),
+                ("next_review_due", models.DateField(blank=True, null=True)),
+                ("withdrawn_reason", models.TextField(blank=True)),
+                ("lock_version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "last_edited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_articles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='ArticleVersion',
+            name="ArticleVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('summary', models.TextField(blank=True)),
-                ('snapshot', models.JSONField(help_text='Front matter, sections, claims and bibliography.')),
-                ('html', models.TextField(help_text='The rendered, sanitised body and reference list.')),
-                ('content_hash', models.CharField(max_length=64)),
-                ('change_summary', models.TextField(blank=True)),
-                ('reviewer_name', models.CharField(blank=True, max_length=200)),
-                ('reviewer_credentials', models.CharField(blank=True, max_length=200)),
-                ('reviewer_coi', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('last_reviewed', models.DateField(blank=True, null=True)),
-                ('next_review_due', models.DateField(blank=True, null=True)),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('withdrawn_at', models.DateTimeField(blank=True, null=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='articles.article')),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("summary", models.TextField(blank=True)),
+                (
+                    "snapshot",
+                    models.JSONField(help_text="Front matter, sections, claims and bibliography."),
+                ),
+                (
+                    "html",
+                    models.TextField(help_text="The rendered, sanitised body and reference list."),
+                ),
+                ("content_hash", models.CharField(max_length=64)),
+                ("change_summary", models.TextField(blank=True)),
+                ("reviewer_name", models.CharField(blank=True, max_length=200)),
+                ("reviewer_credentials", models.CharField(blank=True, max_length=200)),
+                ("reviewer_coi", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("last_reviewed", models.DateField(blank=True, null=True)),
+                ("next_review_due", models.DateField(blank=True, null=True)),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("withdrawn_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['article', '-number'],
-                'get_latest_by': 'number',
-            },
-        ),
-        migrations.AddField(
-            model_name='article',
-            name='live_version',
-            field=models.ForeignKey(blank=True, help_text='The published version readers see.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='articles.articleversion'),
-        ),
-        migrations.CreateModel(
-            name='Citation',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='The key it was first cited by.', max_length=200)),
-                ('csl', models.JSONField(default=dict)),
-                ('title', models.TextField()),
-                ('year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('doi', models.CharField(blank=True, max_length=300, verbose_name='DOI')),
-                ('pmid', models.CharField(blank=True, max_length=8, verbose_name='PMID')),
-                ('pmcid', models.CharField(blank=True, max_length=12, verbose_name='PMCID')),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('study_design', models.CharField(choices=[('guideline', 'Guideline'), ('systematic-review', 'Systematic review / meta-analysis'), ('rct', 'Randomised controlled trial'), ('observational', 'Observational study'), ('case-series', 'Case series / open-label'), ('review', 'Narrative review'), ('regulatory', 'Regulatory document'), ('reference', 'Reference work'), ('other', 'Other')], default='other', max_length=20)),
-                ('retraction_status', models.CharField(choices=[('none', 'None known'), ('correction', 'Corrected'), ('expression-of-concern', 'Expression of concern'), ('retracted', 'Retracted')], default='none', max_length=25)),
-                ('retraction_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-            ],
-            options={
-                'ordering': ['title'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('doi', ''), _negated=True), fields=('doi',), name='citation_doi_unique'), models.UniqueConstraint(condition=models.Q(('pmid', ''), _negated=True), fields=('pmid',), name='citation_pmid_unique'), models.UniqueConstraint(condition=models.Q(('pmcid', ''), _negated=True), fields=('pmcid',), name='citation_pmcid_unique'), models.CheckConstraint(condition=models.Q(('doi', ''), models.Q(('doi', django.db.models.functions.text.Lower('doi')), ('doi__regex', '^10\\.[0-9]{4,9}(\\.[0-9]+)*/\\S+$')), _connector='OR'), name='citation_doi_normalised'), models.CheckConstraint(condition=models.Q(('pmid', ''), ('pmid__regex', '^[1-9][0-9]{0,7}$'), _connector='OR'), name='citation_pmid_valid'), models.CheckConstraint(condition=models.Q(('pmcid', ''), models.Q(('pmcid', django.db.models.functions.text.Upper('pmcid')), ('pmcid__regex', '^PMC[0-9]{1,9}$')), _connector='OR'), name='citation_pmcid_valid'), models.CheckConstraint(condition=models.Q(('study_design__in', ['guideline', 'systematic-review', 'rct', 'observational', 'case-series', 'review', 'regulatory', 'reference', 'other'])), name='citation_study_design_valid'), models.CheckConstraint(condition=models.Q(('retraction_status__in', ['none', 'correction', 'expression-of-concern', 'retracted'])), name='citation_retraction_valid')],
-            },
-        ),
-        migrations.CreateModel(
-            name='ArticleCitation',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bibliography', to='articles.article')),
-                ('citation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='article_keys', to='articles.citation')),
-            ],
-            options={
-                'ordering': ['article', 'key'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Claim',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=80)),
-                ('statement', models.TextField()),
-                ('certainty', models.CharField(blank=True, choices=[('high', 'High'), ('moderate', 'Moderate'), ('low', 'Low'), ('very-low', 'Very low')], max_length=10)),
-                ('position', models.PositiveIntegerField()),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='articles.article')),
-            ],
-            options={
-                'ordering': ['article', 'position'],
-            },
-        ),
-        migrations.CreateModel(
-            name='ClaimCitation',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('relation', models.CharField(choices=[('supports', 'Supports'), ('contradicts', 'Contradicts')], default='supports', max_length=12)),
-                ('locator', models.CharField(blank=True, max_length=100)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('citation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claim_links', to='articles.citation')),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claim_citations', to='articles.claim')),
-            ],
-            options={
-                'ordering': ['claim', 'position'],
-            },
-        ),
-        migrations.AddField(
-            model_name='claim',
-            name='citations',
-            field=models.ManyToManyField(blank=True, related_name='claims', through='articles.ClaimCitation', to='articles.citation'),
-        ),
-        migrations.CreateModel(
-            name='ReviewEvent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('transition', 'Transition'), ('comment', 'Comment'), ('edit', 'Draft edited'), ('import', 'Imported')], default='transition', max_length=12)),
-                ('from_state', models.CharField(blank=True, max_length=20)),
-                ('to_state', models.CharField(blank=True, max_length=20)),
-                ('content_hash', models.CharField(blank=True, max_length=64)),
-                ('claim_key', models.CharField(blank=True, max_length=80)),
-                ('comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='review_events', to=settings.AUTH_USER_MODEL)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='articles.article')),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='articles.articleversion')),
-            ],
-            options={
-                'ordering': ['article', 'created_at', 'id'],
-            },
-        ),
-        migrations.CreateModel(
-            name='Section',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('heading', models.CharField(blank=True, max_length=300)),
-                ('anchor', models.SlugField(max_length=120)),
-                ('body', markdownx.models.MarkdownxField(blank=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sections', to='articles.article')),
-            ],
-            options={
-                'ordering': ['article', 'position'],
+                "ordering": ["article", "-number"],
+                "get_latest_by": "number",
             },
         ),
         migrations.AddField(
-            model_name='claim',
-            name='section',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='articles.section'),
+            model_name="article",
+            name="live_version",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The published version readers see.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="articles.articleversion",
+            ),
         ),
         migrations.CreateModel(
-            name='StaffProfile',
+            name="Citation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=200)),
-                ('credentials', models.CharField(blank=True, help_text='e.g. "MD, psychiatrist"', max_length=200)),
-                ('conflict_of_interest', models.TextField(blank=True, help_text="Shown to readers beside the reviewer's name.")),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(help_text="The key it was first cited by.", max_length=200),
+                ),
+                ("csl", models.JSONField(default=dict)),
+                ("title", models.TextField()),
+                ("year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("doi", models.CharField(blank=True, max_length=300, verbose_name="DOI")),
+                ("pmid", models.CharField(blank=True, max_length=8, verbose_name="PMID")),
+                ("pmcid", models.CharField(blank=True, max_length=12, verbose_name="PMCID")),
+                ("url", models.URLField(blank=True, max_length=500)),
+                (
+                    "study_design",
+                    models.CharField(
+                        choices=[
+                            ("guideline", "Guideline"),
+                            ("systematic-review", "Systematic review / meta-analysis"),
+                            ("rct", "Randomised controlled trial"),
+                            ("observational", "Observational study"),
+                            ("case-series", "Case series / open-label"),
+                            ("review", "Narrative review"),
+                            ("regulatory", "Regulatory document"),
+                            ("reference", "Reference work"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "retraction_status",
+                    models.CharField(
+                        choices=[
+                            ("none", "None known"),
+                            ("correction", "Corrected"),
+                            ("expression-of-concern", "Expression of concern"),
+                            ("retracted", "Retracted"),
+                        ],
+                        default="none",
+                        max_length=25,
+                    ),
+                ),
+                ("retraction_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+            ],
+            options={
+                "ordering": ["title"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("doi", ""), _negated=True),
+                        fields=("doi",),
+                        name="citation_doi_unique",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("pmid", ""), _negated=True),
+                        fields=("pmid",),
+                        name="citation_pmid_unique",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("pmcid", ""), _negated=True),
+                        fields=("pmcid",),
+                        name="citation_pmcid_unique",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("doi", ""),
+                            models.Q(
+                                ("doi", django.db.models.functions.text.Lower("doi")),
+                                ("doi__regex", "^10\\.[0-9]{4,9}(\\.[0-9]+)*/\\S+$"),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="citation_doi_normalised",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("pmid", ""), ("pmid__regex", "^[1-9][0-9]{0,7}$"), _connector="OR"
+                        ),
+                        name="citation_pmid_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("pmcid", ""),
+                            models.Q(
+                                ("pmcid", django.db.models.functions.text.Upper("pmcid")),
+                                ("pmcid__regex", "^PMC[0-9]{1,9}$"),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="citation_pmcid_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "study_design__in",
+                                [
+                                    "guideline",
+                                    "systematic-review",
+                                    "rct",
+                                    "observational",
+                                    "case-series",
+                                    "review",
+                                    "regulatory",
+                                    "reference",
+                                    "other",
+                                ],
+                            )
+                        ),
+                        name="citation_study_design_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "retraction_status__in",
+                                ["none", "correction", "expression-of-concern", "retracted"],
+                            )
+                        ),
+                        name="citation_retraction_valid",
+                    ),
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ArticleCitation",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bibliography",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "citation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="article_keys",
+                        to="articles.citation",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["article", "key"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Claim",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=80)),
+                ("statement", models.TextField()),
+                (
+                    "certainty",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("high", "High"),
+                            ("moderate", "Moderate"),
+                            ("low", "Low"),
+                            ("very-low", "Very low"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claims",
+                        to="articles.article",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["article", "position"],
+            },
+        ),
+        migrations.CreateModel(
+            name="ClaimCitation",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[("supports", "Supports"), ("contradicts", "Contradicts")],
+                        default="supports",
+                        max_length=12,
+                    ),
+                ),
+                ("locator", models.CharField(blank=True, max_length=100)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "citation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="claim_links",
+                        to="articles.citation",
+                    ),
+                ),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claim_citations",
+                        to="articles.claim",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["claim", "position"],
+            },
+        ),
+        migrations.AddField(
+            model_name="claim",
+            name="citations",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="claims",
+                through="articles.ClaimCitation",
+                to="articles.citation",
+            ),
+        ),
+        migrations.CreateModel(
+            name="ReviewEvent",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("transition", "Transition"),
+                            ("comment", "Comment"),
+                            ("edit", "Draft edited"),
+                            ("import", "Imported"),
+                        ],
+                        default="transition",
+                        max_length=12,
+                    ),
+                ),
+                ("from_state", models.CharField(blank=True, max_length=20)),
+                ("to_state", models.CharField(blank=True, max_length=20)),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                ("claim_key", models.CharField(blank=True, max_length=80)),
+                ("comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="review_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="articles.articleversion",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["article", "created_at", "id"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Section",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("heading", models.CharField(blank=True, max_length=300)),
+                ("anchor", models.SlugField(max_length=120)),
+                ("body", markdownx.models.MarkdownxField(blank=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sections",
+                        to="articles.article",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["article", "position"],
+            },
+        ),
+        migrations.AddField(
+            model_name="claim",
+            name="section",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="claims",
+                to="articles.section",
+            ),
+        ),
+        migrations.CreateModel(
+            name="StaffProfile",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=200)),
+                (
+                    "credentials",
+                    models.CharField(
+                        blank=True, help_text='e.g. "MD, psychiatrist"', max_length=200
+                    ),
+                ),
+                (
+                    "conflict_of_interest",
+                    models.TextField(
+                        blank=True, help_text="Shown to readers beside the reviewer's name."
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='article',
-            name='topics',
-            field=models.ManyToManyField(blank=True, related_name='articles', to='articles.topic'),
+            model_name="article",
+            name="topics",
+            field=models.ManyToManyField(blank=True, related_name="articles", to="articles.topic"),
         ),
         migrations.AddConstraint(
-            model_name='articleversion',
-            constraint=models.UniqueConstraint(fields=('article', 'number'), name='article_version_number_unique'),
+            model_name="articleversion",
+            constraint=models.UniqueConstraint(
+                fields=("article", "number"), name="article_version_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articleversion',
-            constraint=models.CheckConstraint(condition=models.Q(('number__gte', 1)), name='article_version_number_gte_1'),
+            model_name="articleversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("number__gte", 1)), name="article_version_number_gte_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articleversion',
-            constraint=models.CheckConstraint(condition=models.Q(('content_hash__regex', '^[0-9a-f]{64}$')), name='article_version_hash_is_sha256'),
+            model_name="articleversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("content_hash__regex", "^[0-9a-f]{64}$")),
+                name="article_version_hash_is_sha256",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articleversion',
-            constraint=models.CheckConstraint(condition=models.Q(('published_at__isnull', True), ('approved_at__isnull', False), _connector='OR'), name='article_version_published_only_if_approved'),
+            model_name="articleversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("published_at__isnull", True), ("approved_at__isnull", False), _connector="OR"
+                ),
+                name="article_version_published_only_if_approved",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articleversion',
-            constraint=models.CheckConstraint(condition=models.Q(('published_at__isnull', True), ('approved_at__lte', models.F('published_at')), _connector='OR'), name='article_version_published_after_approval'),
+            model_name="articleversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("published_at__isnull", True),
+                    ("approved_at__lte", models.F("published_at")),
+                    _connector="OR",
+                ),
+                name="article_version_published_after_approval",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='articlecitation',
-            constraint=models.UniqueConstraint(fields=('article', 'key'), name='article_citation_key_unique'),
+            model_name="articlecitation",
+            constraint=models.UniqueConstraint(
+                fields=("article", "key"), name="article_citation_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='claimcitation',
-            constraint=models.UniqueConstraint(fields=('claim', 'citation', 'relation'), name='claim_citation_unique'),
+            model_name="claimcitation",
+            constraint=models.UniqueConstraint(
+                fields=("claim", "citation", "relation"), name="claim_citation_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='claimcitation',
-            constraint=models.CheckConstraint(condition=models.Q(('relation__in', ['supports', 'contradicts'])), name='claim_citation_relation_valid'),
+            model_name="claimcitation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("relation__in", ["supports", "contradicts"])),
+                name="claim_citation_relation_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewevent',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['transition', 'comment', 'edit', 'import'])), name='review_event_kind_valid'),
+            model_name="reviewevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["transition", "comment", "edit", "import"])),
+                name="review_event_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewevent',
-            constraint=models.CheckConstraint(condition=models.Q(('from_state__in', ['draft', 'in_review', 'changes_requested', 'approved', 'published', 'withdrawn', ''])), name='review_event_from_valid'),
+            model_name="reviewevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "from_state__in",
+                        [
+                            "draft",
+                            "in_review",
+                            "changes_requested",
+                            "approved",
+                            "published",
+                            "withdrawn",
+                            "",
+                        ],
+                    )
+                ),
+                name="review_event_from_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewevent',
-            constraint=models.CheckConstraint(condition=models.Q(('to_state__in', ['draft', 'in_review', 'changes_requested', 'approved', 'published', 'withdrawn', ''])), name='review_event_to_valid'),
+            model_name="reviewevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "to_state__in",
+                        [
+                            "draft",
+                            "in_review",
+                            "changes_requested",
+                            "approved",
+                            "published",
+                            "withdrawn",
+                            "",
+                        ],
+                    )
+                ),
+                name="review_event_to_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='section',
-            constraint=models.UniqueConstraint(fields=('article', 'position'), name='section_position_unique_per_article'),
+            model_name="section",
+            constraint=models.UniqueConstraint(
+                fields=("article", "position"), name="section_position_unique_per_article"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='section',
-            constraint=models.UniqueConstraint(fields=('article', 'anchor'), name='section_anchor_unique_per_article'),
+            model_name="section",
+            constraint=models.UniqueConstraint(
+                fields=("article", "anchor"), name="section_anchor_unique_per_article"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='claim',
-            constraint=models.UniqueConstraint(fields=('article', 'key'), name='claim_key_unique_per_article'),
+            model_name="claim",
+            constraint=models.UniqueConstraint(
+                fields=("article", "key"), name="claim_key_unique_per_article"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='claim',
-            constraint=models.CheckConstraint(condition=models.Q(('key__regex', '^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$')), name='claim_key_valid'),
+            model_name="claim",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("key__regex", "^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")),
+                name="claim_key_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='claim',
-            constraint=models.CheckConstraint(condition=models.Q(('certainty__in', ['high', 'moderate', 'low', 'very-low', ''])), name='claim_certainty_valid'),
+            model_name="claim",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("certainty__in", ["high", "moderate", "low", "very-low", ""])),
+                name="claim_certainty_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='staffprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('display_name', ''), _negated=True), name='staff_profile_display_name_not_empty'),
+            model_name="staffprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("display_name", ""), _negated=True),
+                name="staff_profile_display_name_not_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'in_review', 'changes_requested', 'approved', 'published', 'withdrawn'])), name='article_status_valid'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "draft",
+                            "in_review",
+                            "changes_requested",
+                            "approved",
+                            "published",
+                            "withdrawn",
+                        ],
+                    )
+                ),
+                name="article_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(('audience__in', ['public', 'clinician'])), name='article_audience_valid'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("audience__in", ["public", "clinician"])),
+                name="article_audience_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(('review_interval_months__gte', 1), ('review_interval_months__lte', 60)), name='article_review_interval_1_to_60_months'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("review_interval_months__gte", 1), ("review_interval_months__lte", 60)
+                ),
+                name="article_review_interval_1_to_60_months",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('summary'), 300), name='article_summary_max_300'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.LessThanOrEqual(
+                    django.db.models.functions.text.Length("summary"), 300
+                ),
+                name="article_summary_max_300",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'published'), _negated=True), ('live_version__isnull', False), _connector='OR'), name='article_published_has_live_version'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "published"), _negated=True),
+                    ("live_version__isnull", False),
+                    _connector="OR",
+                ),
+                name="article_published_has_live_version",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'withdrawn'), _negated=True), ('live_version__isnull', True), _connector='OR'), name='article_withdrawn_has_no_live_version'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "withdrawn"), _negated=True),
+                    ("live_version__isnull", True),
+                    _connector="OR",
+                ),
+                name="article_withdrawn_has_no_live_version",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='article',
-            constraint=models.CheckConstraint(condition=models.Q(('slug', ''), _negated=True), name='article_slug_not_empty'),
+            model_name="article",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("slug", ""), _negated=True), name="article_slug_not_empty"
+            ),
         ),
     ]

@@ -6,29 +6,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0004_version_search'),
+        ("articles", "0004_version_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SecurityEvent',
+            name="SecurityEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('kind', models.CharField(choices=[('login', 'Signed in'), ('login_failed', 'Sign-in failed'), ('lockout', 'Locked out'), ('logout', 'Signed out'), ('otp_enrolled', 'Second factor enrolled'), ('otp_verified', 'Second factor passed'), ('otp_failed', 'Second factor failed'), ('rate_limited', 'Rate limited')], max_length=20)),
-                ('username', models.CharField(blank=True, max_length=150)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('path', models.CharField(blank=True, max_length=300)),
-                ('detail', models.CharField(blank=True, max_length=500)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='security_events', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login", "Signed in"),
+                            ("login_failed", "Sign-in failed"),
+                            ("lockout", "Locked out"),
+                            ("logout", "Signed out"),
+                            ("otp_enrolled", "Second factor enrolled"),
+                            ("otp_verified", "Second factor passed"),
+                            ("otp_failed", "Second factor failed"),
+                            ("rate_limited", "Rate limited"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("username", models.CharField(blank=True, max_length=150)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("path", models.CharField(blank=True, max_length=300)),
+                ("detail", models.CharField(blank=True, max_length=500)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="security_events",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['login', 'login_failed', 'lockout', 'logout', 'otp_enrolled', 'otp_verified', 'otp_failed', 'rate_limited'])), name='security_event_kind_valid')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "kind__in",
+                                [
+                                    "login",
+                                    "login_failed",
+                                    "lockout",
+                                    "logout",
+                                    "otp_enrolled",
+                                    "otp_verified",
+                                    "otp_failed",
+                                    "rate_limited",
+                                ],
+                            )
+                        ),
+                        name="security_event_kind_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -6,36 +6,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0005_securityevent'),
+        ("articles", "0005_securityevent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='article',
-            name='retraction_notice',
+            model_name="article",
+            name="retraction_notice",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='citation',
-            name='retraction_note',
-            field=models.TextField(blank=True, help_text='Where the retraction status came from: source, record, date.'),
+            model_name="citation",
+            name="retraction_note",
+            field=models.TextField(
+                blank=True, help_text="Where the retraction status came from: source, record, date."
+            ),
         ),
         migrations.CreateModel(
-            name='ReviewReminder',
+            name="ReviewReminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('sent_on', models.DateField()),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='articles.article')),
-                ('recipient', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                ("sent_on", models.DateField()),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-sent_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('article', 'sent_on'), name='review_reminder_once_per_article_per_day')],
+                "ordering": ["-sent_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("article", "sent_on"),
+                        name="review_reminder_once_per_article_per_day",
+                    )
+                ],
             },
         ),
     ]

@@ -5,29 +5,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0007_evidencefactchange'),
+        ("articles", "0007_evidencefactchange"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReaderReport',
+            name="ReaderReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('claim_key', models.CharField(blank=True, max_length=80)),
-                ('kind', models.CharField(choices=[('wrong', 'It is wrong or out of date'), ('source', 'A source does not say this'), ('unclear', 'It is hard to understand'), ('broken-link', 'A link is broken'), ('other', 'Something else')], max_length=20)),
-                ('description', models.TextField(max_length=2000)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('state', models.CharField(choices=[('new', 'New'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('fixed', 'Fixed')], default='new', max_length=10)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reader_reports', to='articles.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("claim_key", models.CharField(blank=True, max_length=80)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("wrong", "It is wrong or out of date"),
+                            ("source", "A source does not say this"),
+                            ("unclear", "It is hard to understand"),
+                            ("broken-link", "A link is broken"),
+                            ("other", "Something else"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField(max_length=2000)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("fixed", "Fixed"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("decision_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reader_reports",
+                        to="articles.article",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['wrong', 'source', 'unclear', 'broken-link', 'other'])), name='reader_report_kind_valid'), models.CheckConstraint(condition=models.Q(('state__in', ['new', 'accepted', 'declined', 'fixed'])), name='reader_report_state_valid')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind__in", ["wrong", "source", "unclear", "broken-link", "other"])
+                        ),
+                        name="reader_report_kind_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("state__in", ["new", "accepted", "declined", "fixed"])),
+                        name="reader_report_state_valid",
+                    ),
+                ],
             },
         ),
     ]

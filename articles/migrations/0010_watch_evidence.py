@@ -6,109 +6,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0009_reviewevent_reviewed_snapshot'),
+        ("articles", "0009_reviewevent_reviewed_snapshot"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LiteratureSearch',
+            name="LiteratureSearch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(default='Main search', max_length=120)),
-                ('query', models.TextField(help_text='A PubMed query, as typed into PubMed.', max_length=1000)),
-                ('is_active', models.BooleanField(default=True, help_text='Run by watch_evidence.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_found_count', models.PositiveIntegerField(default=0)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='literature_searches', to='articles.article')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(default="Main search", max_length=120)),
+                (
+                    "query",
+                    models.TextField(
+                        help_text="A PubMed query, as typed into PubMed.", max_length=1000
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(default=True, help_text="Run by watch_evidence."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_found_count", models.PositiveIntegerField(default=0)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="literature_searches",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'literature searches',
-                'ordering': ['article', 'pk'],
+                "verbose_name_plural": "literature searches",
+                "ordering": ["article", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='FoundEvidence',
+            name="FoundEvidence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pmid', models.CharField(max_length=8)),
-                ('title', models.TextField(max_length=1000)),
-                ('journal', models.CharField(blank=True, max_length=300)),
-                ('published_text', models.CharField(blank=True, max_length=40)),
-                ('published_on', models.DateField(blank=True, null=True)),
-                ('entered_on', models.DateField(blank=True, help_text='Added to PubMed (Entrez date).', null=True)),
-                ('publication_types', models.JSONField(blank=True, default=list)),
-                ('doi', models.CharField(blank=True, max_length=300)),
-                ('kind', models.CharField(choices=[('systematic-review', 'Systematic review'), ('meta-analysis', 'Meta-analysis'), ('rct', 'Randomised trial'), ('guideline', 'Guideline'), ('other', 'Other')], max_length=20)),
-                ('first_seen_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('state', models.CharField(choices=[('new', 'New'), ('added', 'Added to the library'), ('dismissed', 'Dismissed'), ('re-review', 'Re-review started')], default='new', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='found_evidence', to='articles.article')),
-                ('citation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='articles.citation')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('search', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='found', to='articles.literaturesearch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("pmid", models.CharField(max_length=8)),
+                ("title", models.TextField(max_length=1000)),
+                ("journal", models.CharField(blank=True, max_length=300)),
+                ("published_text", models.CharField(blank=True, max_length=40)),
+                ("published_on", models.DateField(blank=True, null=True)),
+                (
+                    "entered_on",
+                    models.DateField(
+                        blank=True, help_text="Added to PubMed (Entrez date).", null=True
+                    ),
+                ),
+                ("publication_types", models.JSONField(blank=True, default=list)),
+                ("doi", models.CharField(blank=True, max_length=300)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("systematic-review", "Systematic review"),
+                            ("meta-analysis", "Meta-analysis"),
+                            ("rct", "Randomised trial"),
+                            ("guideline", "Guideline"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("added", "Added to the library"),
+                            ("dismissed", "Dismissed"),
+                            ("re-review", "Re-review started"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_reason", models.TextField(blank=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="found_evidence",
+                        to="articles.article",
+                    ),
+                ),
+                (
+                    "citation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="articles.citation",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "search",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="found",
+                        to="articles.literaturesearch",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'found evidence',
-                'ordering': ['-first_seen_at', '-pk'],
+                "verbose_name_plural": "found evidence",
+                "ordering": ["-first_seen_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='SearchClaim',
+            name="SearchClaim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('claim_key', models.CharField(max_length=80)),
-                ('search', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='articles.literaturesearch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("claim_key", models.CharField(max_length=80)),
+                (
+                    "search",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claims",
+                        to="articles.literaturesearch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['search', 'claim_key'],
+                "ordering": ["search", "claim_key"],
             },
         ),
         migrations.AddConstraint(
-            model_name='literaturesearch',
-            constraint=models.CheckConstraint(condition=models.Q(('query', ''), _negated=True), name='literature_search_query_not_empty'),
+            model_name="literaturesearch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("query", ""), _negated=True),
+                name="literature_search_query_not_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='literaturesearch',
-            constraint=models.UniqueConstraint(fields=('article', 'name'), name='literature_search_name_unique_per_article'),
+            model_name="literaturesearch",
+            constraint=models.UniqueConstraint(
+                fields=("article", "name"), name="literature_search_name_unique_per_article"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.UniqueConstraint(fields=('article', 'pmid'), name='found_evidence_pmid_unique_per_article'),
+            model_name="foundevidence",
+            constraint=models.UniqueConstraint(
+                fields=("article", "pmid"), name="found_evidence_pmid_unique_per_article"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.CheckConstraint(condition=models.Q(('pmid__regex', '^[1-9][0-9]{0,7}$')), name='found_pmid_valid'),
+            model_name="foundevidence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("pmid__regex", "^[1-9][0-9]{0,7}$")), name="found_pmid_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['systematic-review', 'meta-analysis', 'rct', 'guideline', 'other'])), name='found_evidence_kind_valid'),
+            model_name="foundevidence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        ["systematic-review", "meta-analysis", "rct", "guideline", "other"],
+                    )
+                ),
+                name="found_evidence_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['new', 'added', 'dismissed', 're-review'])), name='found_evidence_state_valid'),
+            model_name="foundevidence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["new", "added", "dismissed", "re-review"])),
+                name="found_evidence_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'dismissed'), _negated=True), models.Q(('decision_reason', ''), _negated=True), _connector='OR'), name='found_evidence_dismissal_has_reason'),
+            model_name="foundevidence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "dismissed"), _negated=True),
+                    models.Q(("decision_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="found_evidence_dismissal_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='foundevidence',
-            constraint=models.CheckConstraint(condition=models.Q(('state', 'new'), ('decided_at__isnull', False), _connector='OR'), name='found_evidence_decision_has_time'),
+            model_name="foundevidence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state", "new"), ("decided_at__isnull", False), _connector="OR"
+                ),
+                name="found_evidence_decision_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='searchclaim',
-            constraint=models.UniqueConstraint(fields=('search', 'claim_key'), name='search_claim_unique_per_search'),
+            model_name="searchclaim",
+            constraint=models.UniqueConstraint(
+                fields=("search", "claim_key"), name="search_claim_unique_per_search"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='searchclaim',
-            constraint=models.CheckConstraint(condition=models.Q(('claim_key__regex', '^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$')), name='search_claim_key_valid'),
+            model_name="searchclaim",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("claim_key__regex", "^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")),
+                name="search_claim_key_valid",
+            ),
         ),
     ]
 

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0010_watch_evidence'),
+        ("articles", "0010_watch_evidence"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='articleversion',
-            name='page_body',
+            model_name="articleversion",
+            name="page_body",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='articleversion',
-            name='page_key',
+            model_name="articleversion",
+            name="page_key",
             field=models.CharField(blank=True, editable=False, max_length=200, null=True),
         ),
         migrations.AddField(
-            model_name='articleversion',
-            name='page_ld',
+            model_name="articleversion",
+            name="page_ld",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='articleversion',
-            name='page_meta',
+            model_name="articleversion",
+            name="page_meta",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
     ]

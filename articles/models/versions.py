@@ -67,6 +67,11 @@ class ArticleVersion(models.Model):
     class Meta:
         ordering = ["article", "-number"]
         get_latest_by = "number"
+        # Search ranks the most recently reviewed matches first (publicsite.search):
+        # this index lets PostgreSQL read them in that order and stop early.
+        indexes = [
+            models.Index(fields=["-last_reviewed", "-id"], name="article_version_reviewed_idx")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["article", "number"], name="article_version_number_unique"

@@ -346,7 +346,13 @@ def test_postgres_stored_vector_weights_title_summary_and_body(tmp_path):
 @pytest.mark.django_db
 def test_postgres_search_uses_the_gin_index(tmp_path):
     make_live(tmp_path, "a", title="Sleep", details="Nightmares.")
-    queryset = search_published.__globals__["_postgres_matches"]("nightmares")
+    from django.contrib.postgres.search import SearchQuery
+
+    from publicsite.search import SEARCH_CONFIG, _postgres_candidates
+
+    queryset = _postgres_candidates(
+        SearchQuery("nightmares", search_type="websearch", config=SEARCH_CONFIG)
+    )
 
     # On a table this small the planner prefers other plans; switched off, the
     # remaining way is the GIN index, which proves the query can use it.
