@@ -381,3 +381,21 @@ def test_new_versions_store_their_search_text(tmp_path):
     assert "Nightmares ease with time." in text
     assert "Details" in text  # the section heading
     assert BIBLIOGRAPHY[0]["title"] not in text  # the reference list is left out
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_ranks_only_the_most_recently_reviewed_matches_and_says_so(
+    tmp_path, client, monkeypatch
+):
+    import publicsite.search
+
+    monkeypatch.setattr(publicsite.search, "RANK_LIMIT", 2)
+    for index in range(3):
+        make_live(tmp_path, f"a-{index}", title=f"Sleep {index}", details="Sleep.")
+
+    page = search("sleep")
+    html = client.get("/search/", {"q": "sleep"}).content.decode()
+
+    assert (page.paginator.count, page.capped, len(page.object_list)) == (2, True, 2)
+    assert "2 or more articles match" in html
