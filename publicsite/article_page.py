@@ -36,6 +36,7 @@ from django.dispatch import receiver
 from django.template.loader import get_template, render_to_string
 from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.urls import reverse
+from django.utils.translation import override
 
 from articles.models import Article, ArticleVersion, Topic
 from articles.signals import article_published
@@ -63,9 +64,10 @@ def page_key() -> str:
     if _key_cache and not settings.DEBUG:
         return _key_cache[0]
     digest = hashlib.sha256(f"v{RENDER_VERSION}\0{settings.PTSDINFO_PUBLISHER}".encode())
-    for name in ("home", "articles:editorial_policy", "articles:topics"):
-        digest.update(reverse(name).encode())
-    digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
+    with override(settings.LANGUAGE_CODE):
+        for name in ("home", "articles:editorial_policy", "articles:topics"):
+            digest.update(reverse(name).encode())
+        digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
     for source in _template_sources(FRAGMENTS.values()):
         digest.update(b"\0" + source.encode())
     _key_cache[:] = [digest.hexdigest()]
@@ -109,7 +111,10 @@ def page_render(*, article: Article, version: ArticleVersion) -> dict:
     snapshot and html). Two queries: the published history, and topic names only for
     versions approved before the snapshot carried them."""
     history = list(selectors.published_history(article=article)[:10])
-    return page_parts(slug=article.slug, version=version, history=history)
+    # The stored page is the English one, whatever language the request that published
+    # it was in (the admin follows the browser's language).
+    with override(settings.LANGUAGE_CODE):
+        return page_parts(slug=article.slug, version=version, history=history)
 
 
 def page_parts(*, slug: str, version, history: list) -> dict:

@@ -7,9 +7,9 @@ approved-but-unpublished version or a superseded version is never listed.
 """
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
-from articles.models import Article, ArticleVersion, Topic
+from articles.models import Article, ArticleTranslation, ArticleVersion, Topic
 
 # What an article card needs: nothing of the (large) body, snapshot or search text.
 _CARD_FIELDS = (
@@ -63,13 +63,24 @@ def published_article(*, slug: str) -> Article | None:
     )
 
 
+def _translated(language: str) -> Exists:
+    return Exists(
+        ArticleTranslation.objects.filter(
+            article=OuterRef("pk"), language=language, live_version__isnull=False
+        )
+    )
+
+
 def article_page(*, slug: str) -> Article | None:
     """As `published_article`, for the article page: one query, with only what the page
     and the tombstone show, the live version's stored page (publicsite/article_page.py)
-    and none of its large source columns (snapshot, html, search text)."""
+    and none of its large source columns (snapshot, html, search text).
+    `translated_<code>` says whether it has a published translation in each language
+    of `PTSDINFO_TRANSLATION_LANGUAGES` (for hreflang and the language switcher)."""
     return (
         Article.objects.select_related("live_version")
         .only(*_PAGE_FIELDS)
+        .annotate(**{f"translated_{code}": _translated(code) for code in translation_languages()})
         .filter(slug=slug)
         .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
         .order_by()
@@ -163,3 +174,16 @@ def published_history(*, article: Article) -> QuerySet[ArticleVersion]:
         .only("number", "published_at", "last_reviewed", "change_summary")
         .order_by("-number")
     )
+
+
+def translation_languages() -> list[str]:
+    """The languages articles are translated into, that the public site also speaks."""
+    site = {code for code, _name in settings.LANGUAGES}
+    return [code for code in settings.PTSDINFO_TRANSLATION_LANGUAGES if code in site]
+
+
+def page_languages(article: Article) -> list[str]:
+    """The languages `article`'s page exists in (from `article_page`'s annotations)."""
+    return [settings.LANGUAGE_CODE] + [
+        code for code in translation_languages() if getattr(article, f"translated_{code}", False)
+    ]

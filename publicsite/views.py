@@ -126,6 +126,7 @@ def article_detail(request, slug):
             "page": page,
             "canonical_url": _canonical(request, article.get_absolute_url()),
             "structured_data": page_structured_data(request, article=article, page=page),
+            "page_languages": selectors.page_languages(article),
         },
     )
     return last_modified(response, version.published_at)
