@@ -187,3 +187,36 @@ def page_languages(article: Article) -> list[str]:
     return [settings.LANGUAGE_CODE] + [
         code for code in translation_languages() if getattr(article, f"translated_{code}", False)
     ]
+
+
+# The large columns of the two English versions the Spanish page reads (the one it
+# translates and the live one): only their snapshots are needed, to find stale claims.
+_TRANSLATION_PAGE_DEFERRED = [
+    f"{prefix}__{column}"
+    for prefix in ("article__live_version", "live_version__source_version")
+    for column in ("html", "search_text", "page_meta", "page_body", "page_ld")
+]
+
+
+def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
+    """The published translation of the live article at `slug` in `language`, with its
+    live version, the English version it translates and the article's live English
+    version (one query); None when there is none or the article itself is not live
+    (a withdrawn article's translations are withdrawn with it, and are never shown)."""
+    return (
+        ArticleTranslation.objects.select_related(
+            "article",
+            "article__live_version",
+            "live_version",
+            "live_version__source_version",
+        )
+        .defer(*_TRANSLATION_PAGE_DEFERRED)
+        .filter(
+            article__slug=slug,
+            language=language,
+            live_version__isnull=False,
+            article__live_version__isnull=False,
+        )
+        .order_by()
+        .first()
+    )
