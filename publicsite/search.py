@@ -88,9 +88,14 @@ class SearchHit:
     last_reviewed: object
 
     def get_absolute_url(self) -> str:
+        """The English page: search reads the English versions, in every language of
+        the site (Spanish search of the translations is not built yet: docs/i18n.md)."""
+        from django.conf import settings
         from django.urls import reverse
+        from django.utils.translation import override
 
-        return reverse("articles:detail", kwargs={"slug": self.slug})
+        with override(settings.LANGUAGE_CODE):
+            return reverse("articles:detail", kwargs={"slug": self.slug})
 
 
 def search_published(*, query: SearchQuery, page: str | int | None = 1) -> Page:

@@ -7,7 +7,20 @@ approved-but-unpublished version or a superseded version is never listed.
 """
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils.translation import get_language
 
 from articles.models import Article, ArticleTranslation, ArticleVersion, Topic
 
@@ -89,13 +102,31 @@ def article_page(*, slug: str) -> Article | None:
 
 
 def published_articles() -> QuerySet[Article]:
-    """Every live article for the A to Z list, with what a card shows."""
+    """Every live article for the A to Z list, with what a card shows. In a translation
+    language (/es/), only the articles with a published translation there, with its
+    title and summary as `card_title` and `card_summary` (still one query)."""
+    articles = Article.objects.live().select_related("live_version").only(*_CARD_FIELDS)
+    if (language := _translation_language()) is None:
+        return articles.order_by("live_version__title", "pk")
     return (
-        Article.objects.live()
-        .select_related("live_version")
-        .only(*_CARD_FIELDS)
-        .order_by("live_version__title", "pk")
+        articles.annotate(
+            translated=FilteredRelation(
+                "translations", condition=Q(translations__language=language)
+            )
+        )
+        .filter(translated__live_version__isnull=False)
+        .annotate(
+            card_title=F("translated__live_version__title"),
+            card_summary=F("translated__live_version__summary"),
+        )
+        .order_by("card_title", "pk")
     )
+
+
+def _translation_language() -> str | None:
+    """The active language when it is one articles are translated into (not English)."""
+    language = get_language()
+    return language if language in translation_languages() else None
 
 
 def featured_articles(*, limit: int = 3) -> list[Article]:
@@ -119,10 +150,14 @@ def recently_reviewed_articles(*, limit: int = 5) -> QuerySet[Article]:
 
 def topics_with_articles() -> QuerySet[Topic]:
     """Topics that have at least one live article, with how many (one query)."""
-    return (
-        Topic.objects.annotate(
-            article_count=Count("articles", filter=Q(articles__live_version__isnull=False))
+    live = Q(articles__live_version__isnull=False)
+    if (language := _translation_language()) is not None:
+        live &= Q(
+            articles__translations__language=language,
+            articles__translations__live_version__isnull=False,
         )
+    return (
+        Topic.objects.annotate(article_count=Count("articles", filter=live, distinct=True))
         .filter(article_count__gt=0)
         .order_by("name")
     )

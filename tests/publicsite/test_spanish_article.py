@@ -98,3 +98,36 @@ def test_the_translation_is_never_shown_when_the_article_is_not_live(client, pub
     article_withdraw(article=article, user=team["publisher"], reason="Superseded.")
 
     assert client.get(URL).status_code == 404
+
+
+def test_spanish_lists_show_only_translated_articles_in_spanish(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    for url in ("/es/", "/es/articles/", "/es/topics/ptsd/"):
+        html = html_of(client.get(url))
+        assert '<a href="/es/articles/test-article/">Artículo de prueba</a>' in html, url
+        assert "only-english" not in html and "Only in English" not in html, url
+    english = html_of(client.get("/articles/"))
+    assert "Only in English" in english and "Artículo de prueba" not in english
+    assert "(1 artículo)" in html_of(client.get("/es/topics/"))
+
+
+def test_spanish_search_links_english_results_to_the_english_pages(client, published):
+    html = html_of(client.get("/es/search/?q=infusion"))
+
+    assert '<h2 class="result__title" lang="en"><a href="/articles/test-article/">' in html
+
+
+@pytest.mark.parametrize("url", ["/es/", "/es/articles/", "/es/topics/", "/es/topics/ptsd/"])
+def test_spanish_list_pages_cost_what_english_ones_do(
+    client, published, url, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as english:
+        client.get(url.removeprefix("/es"))
+    with django_assert_num_queries(len(english.captured_queries)):
+        assert client.get(url).status_code == 200
