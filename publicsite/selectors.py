@@ -22,7 +22,7 @@ from django.db.models import (
 )
 from django.utils.translation import get_language
 
-from articles.models import Article, ArticleTranslation, ArticleVersion, Topic
+from articles.models import Article, ArticleTranslation, ArticleVersion, Topic, TranslationVersion
 
 # What an article card needs: nothing of the (large) body, snapshot or search text.
 _CARD_FIELDS = (
@@ -194,10 +194,12 @@ def feed_versions(*, limit: int = 20) -> QuerySet[ArticleVersion]:
 
 
 def sitemap_articles() -> QuerySet[Article]:
+    """Live articles, with `translated_<code>` per translation language (alternates)."""
     return (
         Article.objects.live()
         .select_related("live_version")
         .only("slug", "live_version__published_at")
+        .annotate(**{f"translated_{code}": _translated(code) for code in translation_languages()})
         .order_by("slug")
     )
 
@@ -254,4 +256,20 @@ def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
         )
         .order_by()
         .first()
+    )
+
+
+def translation_feed_versions(*, language: str, limit: int = 20):
+    """The latest published translation versions in `language` of translations and
+    articles that are still live, newest first, for that language's Atom feed."""
+    return (
+        TranslationVersion.objects.filter(
+            language=language,
+            published_at__isnull=False,
+            translation__live_version__isnull=False,
+            translation__article__live_version__isnull=False,
+        )
+        .select_related("translation__article")
+        .only("number", "title", "summary", "published_at", "translation__article__slug")
+        .order_by("-published_at", "-pk")[:limit]
     )

@@ -131,3 +131,34 @@ def test_spanish_list_pages_cost_what_english_ones_do(
         client.get(url.removeprefix("/es"))
     with django_assert_num_queries(len(english.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+def test_the_spanish_feed_lists_the_published_translations(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    spanish = html_of(client.get("/es/feed/"))
+    english = html_of(client.get("/feed/"))
+
+    assert "<title>Artículo de prueba</title>" in spanish
+    assert 'href="http://testserver/es/articles/test-article/"' in spanish
+    assert "Only in English" not in spanish and 'xml:lang="es"' in spanish
+    assert "Only in English" in english and "Artículo de prueba" not in english
+
+
+def test_the_sitemap_lists_each_page_in_its_languages_with_alternates(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    xml = html_of(client.get("/sitemap.xml"))
+
+    assert "<loc>http://testserver/es/articles/test-article/</loc>" in xml
+    assert (
+        '<xhtml:link rel="alternate" hreflang="es" href="http://testserver/es/articles/test-article/"/>'
+        in xml
+    )
+    assert "<loc>http://testserver/articles/only-english/</loc>" in xml
+    assert "/es/articles/only-english/" not in xml
+    assert "<loc>http://testserver/es/editorial-policy/</loc>" in xml
