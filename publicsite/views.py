@@ -177,7 +177,12 @@ def translation_detail(request, *, slug: str, language: str):
 @public_page(max_age=60, s_maxage=300, query_params=("q", "page"))
 def search(request):
     query = search_query_clean(request.GET.get("q"))
-    results = search_published(query=query, page=request.GET.get("page"))
+    language = get_language()
+    results = search_published(
+        query=query,
+        page=request.GET.get("page"),
+        language=language if language in selectors.translation_languages() else None,
+    )
     return render(
         request,
         "articles/search.html",

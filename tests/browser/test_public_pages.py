@@ -47,7 +47,7 @@ PAGES = [
     ("es-article", "/es/articles/what-is-ptsd/", 200),
     ("es-report-form", "/es/articles/what-is-ptsd/report/?claim=definition", 200),
     ("es-topics", "/es/topics/", 200),
-    ("es-search-results", "/es/search/?q=ketamine", 200),
+    ("es-search-results", "/es/search/?q=trauma", 200),
     ("es-editorial-policy", "/es/editorial-policy/", 200),
     ("es-about", "/es/about/", 200),
     ("es-not-found", "/es/no-such-page/", 404),

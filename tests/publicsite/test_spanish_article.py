@@ -114,10 +114,33 @@ def test_spanish_lists_show_only_translated_articles_in_spanish(client, publishe
     assert "(1 artículo)" in html_of(client.get("/es/topics/"))
 
 
-def test_spanish_search_links_english_results_to_the_english_pages(client, published):
-    html = html_of(client.get("/es/search/?q=infusion"))
+def test_spanish_search_finds_the_spanish_pages(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
 
-    assert '<h2 class="result__title" lang="en"><a href="/articles/test-article/">' in html
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    html = html_of(client.get("/es/search/?q=infusión"))
+
+    assert '<h2 class="result__title"><a href="/es/articles/test-article/">' in html
+    assert "Artículo de prueba" in html and "1 artículo coincide" in html
+    assert "Only in English" not in html_of(client.get("/es/search/?q=English"))
+    english = html_of(client.get("/search/?q=infusion"))
+    assert '<a href="/articles/test-article/">' in english
+
+
+def test_spanish_search_uses_spanish_stemming_on_postgresql(client, published, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+    # "infusiones" and "infusión" share the Spanish stem; "la" is a Spanish stop word.
+    html = html_of(client.get("/es/search/?q=la+infusiones"))
+
+    assert '<a href="/es/articles/test-article/">' in html
+
+
+def test_spanish_search_costs_two_queries(client, published, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert client.get("/es/search/?q=infusión").status_code == 200
 
 
 @pytest.mark.parametrize("url", ["/es/", "/es/articles/", "/es/topics/", "/es/topics/ptsd/"])
