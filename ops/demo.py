@@ -68,9 +68,9 @@ DEMO_USERS = (
 
 DEMO_ARTICLES = ("ketamine-for-ptsd", "what-is-ptsd", "ptsd-treatments")
 # Articles published in Spanish too (article.es.md: title, summary and the translated
-# body of article.md), then updated in English (update.md, update.yaml) so that one
-# Spanish claim shows as stale (issue 18).
-DEMO_TRANSLATIONS = {"what-is-ptsd": "es"}
+# body of article.md). what-is-ptsd is then updated in English (update.md, update.yaml),
+# so that one Spanish claim shows as stale (issue 18).
+DEMO_TRANSLATIONS = {"ketamine-for-ptsd": "es", "what-is-ptsd": "es"}
 DEMO_TOPICS = {
     "ptsd": ("PTSD", "Post-traumatic stress disorder: what it is and how it is treated."),
     "basics": ("The basics", "Start here: what PTSD is and how it is diagnosed."),

@@ -45,6 +45,7 @@ PAGES = [
     ("es-home", "/es/", 200),
     ("es-article-list", "/es/articles/", 200),
     ("es-article", "/es/articles/what-is-ptsd/", 200),
+    ("es-article-ketamine", "/es/articles/ketamine-for-ptsd/", 200),
     ("es-report-form", "/es/articles/what-is-ptsd/report/?claim=definition", 200),
     ("es-topics", "/es/topics/", 200),
     ("es-search-results", "/es/search/?q=trauma", 200),

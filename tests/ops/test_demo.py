@@ -221,3 +221,13 @@ def test_the_spanish_demo_page_shows_one_claim_stale(demo, client):
     )
     assert stale == ["quality-of-life"]
     assert "Esta parte se actualizó en inglés el" in html
+
+
+def test_ketamine_for_ptsd_is_published_in_spanish_and_up_to_date(demo, client):
+    html = client.get("/es/articles/ketamine-for-ptsd/").content.decode()
+
+    assert '<h1 id="article-title">Ketamina para el TEPT</h1>' in html
+    assert "translation-stale" not in html
+    assert 'id="claim-fda-warning" class="claim" data-certainty="high"' in html
+    home = client.get("/es/").content.decode()
+    assert "Ketamina para el TEPT" in home and "¿Qué es el TEPT?" in home
