@@ -43,6 +43,7 @@ run: check-python $(VENV)/.runtime
 	@echo "ptsdinfo is running:"
 	@echo "  site:    http://127.0.0.1:$(PORT)/"
 	@echo "  article: http://127.0.0.1:$(PORT)/articles/ketamine-for-ptsd/"
+	@echo "  Spanish: http://127.0.0.1:$(PORT)/es/articles/what-is-ptsd/ (one claim stale)"
 	@echo "  admin:   http://127.0.0.1:$(PORT)/admin/"
 	@echo "  demo logins: admin, author, reviewer, publisher (password: ptsdinfo-demo)"
 	@echo ""
