@@ -8,7 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
 WORKDIR /app
-# gettext (msgfmt) compiles the Spanish interface catalogue below (locale/).
+# gettext (msgfmt) compiles the Spanish interface catalogue below (locale/). Not pinned:
+# it follows the base image's Debian release, as its security updates do.
+# hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends gettext \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
