@@ -9,7 +9,7 @@ BOOTSTRAP_PY := $(shell for p in python3 python3.13 python3.12 python3.14 python
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; \
 	then echo $$p; break; fi; done)
 
-.PHONY: run test lint format check-python clean node-tools lock audit
+.PHONY: run test lint format check-python clean node-tools lock audit messages compilemessages
 
 # axe-core and the Nu HTML Checker for the browser tests: pinned, from the npm
 # registry, into a git-ignored folder; installed again only when the pins change.
@@ -38,17 +38,30 @@ run: check-python $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py compilemessages -v0
 	@echo ""
 	@echo "ptsdinfo is running:"
 	@echo "  site:    http://127.0.0.1:$(PORT)/"
 	@echo "  article: http://127.0.0.1:$(PORT)/articles/ketamine-for-ptsd/"
+	@echo "  Spanish: http://127.0.0.1:$(PORT)/es/articles/what-is-ptsd/ (one claim stale)"
 	@echo "  admin:   http://127.0.0.1:$(PORT)/admin/"
 	@echo "  demo logins: admin, author, reviewer, publisher (password: ptsdinfo-demo)"
 	@echo ""
 	$(VENV)/bin/gunicorn ptsdinfo.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 
-test: check-python $(VENV)/.dev node-tools
+test: check-python $(VENV)/.dev node-tools compilemessages
 	$(PY) -m pytest
+
+# The Spanish interface catalogue (locale/es/LC_MESSAGES/django.po): `messages` adds
+# the strings newly marked in templates and code (then translate every empty msgstr;
+# tests/publicsite/test_i18n.py fails until they are), `compilemessages` builds the
+# .mo files Django reads (not committed; msgfmt comes with gettext).
+MESSAGES_IGNORE = --ignore=".venv/*" --ignore="node_modules/*" --ignore="tests/*" --ignore="static/*" --ignore="staticfiles/*" --ignore="docs/*" --ignore="scripts/*"
+messages: check-python
+	$(PY) manage.py makemessages -l es --no-obsolete $(MESSAGES_IGNORE)
+
+compilemessages: check-python
+	$(PY) manage.py compilemessages -v0
 
 node-tools:
 	@if [ "$$(cat $(NODE_TOOLS)/.installed 2>/dev/null)" != "$(NODE_PACKAGES)" ]; then \

@@ -11,11 +11,18 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from articles.articlefile import read_article_file
-from articles.models import Article, ArticleStatus, StaffProfile, Topic
+from articles.models import Article, ArticleStatus, ArticleTranslation, StaffProfile, Topic
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.citations import citation_apply_csl, citation_upsert
 from articles.services.drafts import article_import
 from editorial.services.grading import claim_comment
+from editorial.services.translations import (
+    translation_approve,
+    translation_publish,
+    translation_save,
+    translation_start,
+    translation_submit,
+)
 from editorial.services.workflow import (
     article_approve,
     article_publish,
@@ -60,6 +67,10 @@ DEMO_USERS = (
 )
 
 DEMO_ARTICLES = ("ketamine-for-ptsd", "what-is-ptsd", "ptsd-treatments")
+# Articles published in Spanish too (article.es.md: title, summary and the translated
+# body of article.md). what-is-ptsd is then updated in English (update.md, update.yaml),
+# so that one Spanish claim shows as stale (issue 18).
+DEMO_TRANSLATIONS = {"ketamine-for-ptsd": "es", "what-is-ptsd": "es"}
 DEMO_TOPICS = {
     "ptsd": ("PTSD", "Post-traumatic stress disorder: what it is and how it is treated."),
     "basics": ("The basics", "Start here: what PTSD is and how it is diagnosed."),
@@ -140,6 +151,11 @@ def demo_load(*, force: bool = False) -> list[str]:
             _publish_first_version(directory, users)
         if _publish_revision(directory, users) or first:
             loaded.append(slug)
+        if (language := DEMO_TRANSLATIONS.get(slug)) and _publish_translation(
+            directory, users, language
+        ):
+            _publish_revision(directory, users, name="update")
+            loaded.append(f"{slug} [{language}]")
     return loaded
 
 
@@ -193,14 +209,22 @@ def _publish_first_version(directory: Path, users: dict) -> None:
     article_publish(article=article, user=users["publisher"])
 
 
-def _publish_revision(directory: Path, users: dict) -> bool:
-    """Publish article.md as the next version when it differs from the live one."""
-    notes_path = directory / "revision.yaml"
+def _publish_revision(directory: Path, users: dict, *, name: str = "article") -> bool:
+    """Publish article.md (or `name`.md, with `name`.yaml) as the next version when it
+    differs from the live one. An article with a later English update (update.md) that
+    is already live is left alone: article.md is behind it on purpose."""
+    notes_path = directory / ("revision.yaml" if name == "article" else f"{name}.yaml")
     if not notes_path.exists():
         return False
+    if name == "article" and (directory / "update.md").exists():
+        live = Article.objects.filter(slug=directory.name).values_list(
+            "live_version__number", flat=True
+        )
+        if (live.first() or 0) >= 3:
+            return False
     author, reviewer = users["author"], users["reviewer"]
     notes = _review_notes(notes_path)
-    result = article_import(source=read_article_file(directory / "article.md"), user=author)
+    result = article_import(source=read_article_file(directory / f"{name}.md"), user=author)
     article = result.article
     if not result.changed and article.status == ArticleStatus.PUBLISHED:
         return False
@@ -214,6 +238,39 @@ def _publish_revision(directory: Path, users: dict) -> bool:
         change_summary=notes["change_summary"],
     )
     article_publish(article=article, user=users["publisher"])
+    return True
+
+
+def _publish_translation(directory: Path, users: dict, language: str) -> bool:
+    """Translate, review and publish article.<language>.md through the translation
+    workflow (the author translates; the clinical reviewer, fluent in the language,
+    approves; the publisher publishes). False when it is already published."""
+    article = Article.objects.get(slug=directory.name)
+    published = ArticleTranslation.objects.filter(
+        article=article, language=language, live_version__isnull=False
+    )
+    if published.exists():
+        return False
+    author, reviewer = users["author"], users["reviewer"]
+    StaffProfile.objects.filter(user=reviewer, languages="").update(languages=language)
+    reviewer.refresh_from_db()
+    _, front, body = (
+        (directory / f"article.{language}.md").read_text(encoding="utf-8").split("---\n", 2)
+    )
+    meta = yaml.safe_load(front)
+    translation = ArticleTranslation.objects.filter(
+        article=article, language=language
+    ).first() or translation_start(article=article, language=language, user=author)
+    translation = translation_save(
+        translation=translation,
+        user=author,
+        title=meta["title"],
+        summary=meta["summary"],
+        body=body,
+    )
+    translation_submit(translation=translation, user=author)
+    translation_approve(translation=translation, user=reviewer)
+    translation_publish(translation=translation, user=users["publisher"])
     return True
 
 

@@ -79,6 +79,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Stored public pages are served here, inside every header above and before the
     # rest (publicsite/caching.py): a hit costs no session, CSRF, auth or URL work.
+    # The language, from the URL alone: /es/... is Spanish, every other path English
+    # (ptsdinfo/i18n.py). Before the page cache, whose keys include it.
+    "ptsdinfo.i18n.PathLocaleMiddleware",
     "publicsite.caching.PageCacheMiddleware",
     # The database-fault 503 sits inside the headers and outside sessions (whose save
     # may fail too); before `migrate`, pages say to run it (its process_exception sees a
@@ -142,7 +145,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
+# English at the root, Spanish under /es/ (docs/i18n.md). The interface strings are in
+# locale/es/LC_MESSAGES/django.po; article translations are content (articles/models).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -212,6 +219,26 @@ PTSDINFO_PURGE_TIMEOUT = float(os.environ.get("PTSDINFO_PURGE_TIMEOUT", "3"))
 # The languages articles may be translated into (issue 18): code -> name as staff see it.
 # A translation is refused in any other language.
 PTSDINFO_TRANSLATION_LANGUAGES = {"es": "Spanish"}
+
+# Crisis help on every public page, per language (templates/includes/_crisis_help.html):
+# each line a label and a text, where {tel:NUMBER} becomes a telephone link. The Spanish
+# lines are for Spanish speakers in the US first (988 has Spanish-speaking counsellors).
+PTSDINFO_CRISIS_HELP = {
+    "en": [
+        {"label": "US:", "text": "call or text {tel:988} (veterans press 1)"},
+        {"label": "UK and Ireland:", "text": "Samaritans on {tel:116123|116 123}"},
+        {
+            "label": "Emergency:",
+            "text": "{tel:911} (US), {tel:999} (UK), {tel:112} (Ireland and EU)",
+        },
+    ],
+    "es": [
+        {"label": "EE. UU.:", "text": "llame al {tel:988} y marque 2 para hablar en español"},
+        {"label": "Por mensaje de texto:", "text": "envíe AYUDA al {tel:988}"},
+        {"label": "España:", "text": "línea 024 de atención a la conducta suicida, {tel:024}"},
+        {"label": "Emergencias:", "text": "{tel:911} (EE. UU. y México), {tel:112} (España y UE)"},
+    ],
+}
 
 # Production hardening, on whenever DEBUG is off and HTTPS is declared.
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)

@@ -1,3 +1,4 @@
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -6,14 +7,19 @@ from editorial.admin import view_on_site
 from ptsdinfo import health, media
 from publicsite import views
 
-urlpatterns = [
+# The public site in every language: English at the root, Spanish under /es/ (the same
+# routes, so /es/articles/<slug>/ is the Spanish page of /articles/<slug>/; docs/i18n.md).
+public = i18n_patterns(
     path("", views.home, name="home"),
+    path("", include("publicsite.urls")),
+    prefix_default_language=False,
+)
+
+urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Uploads, when no nginx serves them (one container on its own): ptsdinfo/media.py.
     re_path(r"^media/(?P<path>.+)$", media.media, name="media"),
-    # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
-    path("", include("publicsite.urls")),
     # Staff-only editor endpoints (markdownx preview and upload); see editorial/admin_views.py.
     path("editor/", include("editorial.admin_urls")),
     # Second factor (enrol, verify) before the admin mount, which would claim the prefix.
@@ -25,4 +31,6 @@ urlpatterns = [
         name="view_on_site_checked",
     ),
     path("admin/", admin.site.urls),
+    # The public site: articles, topics, search, feed, sitemap, robots.txt, policy pages.
+    *public,
 ]

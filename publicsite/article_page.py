@@ -36,7 +36,10 @@ from django.dispatch import receiver
 from django.template.loader import get_template, render_to_string
 from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.translation import gettext, gettext_noop, override
 
+from articles.markup import CERTAINTY_LABELS
 from articles.models import Article, ArticleVersion, Topic
 from articles.signals import article_published
 from publicsite import selectors
@@ -63,9 +66,10 @@ def page_key() -> str:
     if _key_cache and not settings.DEBUG:
         return _key_cache[0]
     digest = hashlib.sha256(f"v{RENDER_VERSION}\0{settings.PTSDINFO_PUBLISHER}".encode())
-    for name in ("home", "articles:editorial_policy", "articles:topics"):
-        digest.update(reverse(name).encode())
-    digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
+    with override(settings.LANGUAGE_CODE):
+        for name in ("home", "articles:editorial_policy", "articles:topics"):
+            digest.update(reverse(name).encode())
+        digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
     for source in _template_sources(FRAGMENTS.values()):
         digest.update(b"\0" + source.encode())
     _key_cache[:] = [digest.hexdigest()]
@@ -109,7 +113,10 @@ def page_render(*, article: Article, version: ArticleVersion) -> dict:
     snapshot and html). Two queries: the published history, and topic names only for
     versions approved before the snapshot carried them."""
     history = list(selectors.published_history(article=article)[:10])
-    return page_parts(slug=article.slug, version=version, history=history)
+    # The stored page is the English one, whatever language the request that published
+    # it was in (the admin follows the browser's language).
+    with override(settings.LANGUAGE_CODE):
+        return page_parts(slug=article.slug, version=version, history=history)
 
 
 def page_parts(*, slug: str, version, history: list) -> dict:
@@ -227,7 +234,86 @@ def _contents(version, *, has_history: bool) -> list[tuple[str, str]]:
         if section.get("heading")
     ]
     if 'id="references"' in version.html:
-        entries.append(("references-section", "References"))
+        entries.append(("references-section", gettext("References")))
     if has_history:
-        entries.append(("what-changed", "What changed"))
+        entries.append(("what-changed", gettext("What changed")))
     return entries
+
+
+# --- the page of a published translation (issue 18) ---------------------------------
+
+# Fixed English text the article renderer writes into a version's HTML; a translation's
+# page shows it in the page's language (the catalogue carries these msgids).
+_RENDERED_TEXT = {
+    "<h2>References</h2>": ("<h2>{}</h2>", gettext_noop("References")),
+    '<span class="contradicted-by">Contradicting evidence: ': (
+        '<span class="contradicted-by">{} ',
+        gettext_noop("Contradicting evidence:"),
+    ),
+}
+_BADGE_RE = re.compile(r'<span class="certainty-badge certainty-([a-z-]+)">[^<]*</span>')
+_CLAIM_OPEN_RE = re.compile(r'<span id="claim-([A-Za-z0-9_-]+)" class="claim"')
+# The certainty labels, marked for the catalogue (articles/markup.py writes them).
+_CERTAINTY_MSGIDS = [gettext_noop(label) for label in CERTAINTY_LABELS.values()]
+
+
+def translation_page_parts(*, translation, stale: list, updated_at) -> dict:
+    """The page of `translation`'s live version, rendered for this request in the active
+    language: the same fragments and public hooks as the English page (sections, claim
+    ids, certainty, references), with the review box of the English version it
+    translates (the clinician approved the evidence; a fluent reviewer the Spanish), the
+    certainty labels and fixed text localised, and a notice on each claim whose English
+    changed since (`stale`, from articles.translation_changes, dated `updated_at`)."""
+    version, source = translation.live_version, translation.live_version.source_version
+    page_version = SimpleNamespace(
+        title=version.title,
+        summary=version.summary,
+        number=version.number,
+        snapshot=version.snapshot,
+        html=_localised_html(version.html, stale=stale, updated_at=updated_at),
+        published_at=version.published_at,
+        reviewer_name=source.reviewer_name,
+        reviewer_credentials=source.reviewer_credentials,
+        reviewer_coi=source.reviewer_coi,
+        last_reviewed=source.last_reviewed,
+        next_review_due=source.next_review_due,
+        translation_reviewer=version.reviewer_name,
+    )
+    topics = version_topics(source)
+    context = {
+        "article": SimpleNamespace(slug=translation.article.slug),
+        "version": page_version,
+        "topics": topics,
+        "history": [],
+        "contents": _contents(page_version, has_history=False),
+        "report_claims": version_claims(version),
+        # "suicid" matches the Spanish "suicidio" too.
+        "mentions_suicide": bool(
+            _SUICIDE_RE.search(version.html) or _SUICIDE_RE.search(version.summary)
+        ),
+    }
+    static = medical_web_page_static(version=page_version, topics=topics)
+    static["inLanguage"] = translation.language
+    return {
+        **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},
+        "ld": ld_json_text(static),
+    }
+
+
+def _localised_html(html: str, *, stale: list, updated_at) -> str:
+    for english, (template, msgid) in _RENDERED_TEXT.items():
+        html = html.replace(english, template.format(escape(gettext(msgid))))
+    html = _BADGE_RE.sub(
+        lambda m: (
+            f'<span class="certainty-badge certainty-{m[1]}">'
+            f"{escape(gettext(CERTAINTY_LABELS.get(m[1], CERTAINTY_LABELS[''])))}</span>"
+        ),
+        html,
+    )
+    stale_ids = {claim.id for claim in stale}
+    if not stale_ids:
+        return html
+    notice = render_to_string("articles/_stale_claim.html", {"updated_at": updated_at})
+    return _CLAIM_OPEN_RE.sub(
+        lambda m: (notice.strip() + " " + m[0]) if m[1] in stale_ids else m[0], html
+    )

@@ -51,6 +51,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe
+from django.utils.translation import get_language, override
 
 from articles.signals import article_notice_changed, article_published, article_withdrawn
 
@@ -164,19 +165,23 @@ def public_invalidate(*, paths: Iterable[str]) -> int:
 
 
 def article_public_paths(article) -> list[str]:
-    """Every public path that shows `article`, or lists it: what a publish, withdrawal
-    or re-review must purge."""
+    """Every public path that shows `article`, or lists it, in every language: what a
+    publish, withdrawal or re-review must purge."""
     topic_slugs = sorted(article.topics.values_list("slug", flat=True))
-    return [
-        article.get_absolute_url(),
-        reverse("home"),
-        reverse("articles:list"),
-        reverse("articles:topics"),
-        *(reverse("articles:topic", kwargs={"slug": slug}) for slug in topic_slugs),
-        reverse("articles:feed"),
-        reverse("articles:sitemap"),
-        reverse("articles:search"),
-    ]
+    paths = []
+    for code, _name in settings.LANGUAGES:
+        with override(code):
+            paths += [
+                article.get_absolute_url(),
+                reverse("home"),
+                reverse("articles:list"),
+                reverse("articles:topics"),
+                *(reverse("articles:topic", kwargs={"slug": slug}) for slug in topic_slugs),
+                reverse("articles:feed"),
+                reverse("articles:sitemap"),
+                reverse("articles:search"),
+            ]
+    return list(dict.fromkeys(paths))
 
 
 @receiver(article_published)
@@ -351,7 +356,9 @@ def _page_key(request, query_params: tuple[str, ...]) -> str:
         for name in query_params
         for value in request.GET.getlist(name)[:1]  # one value per parameter
     )
-    url = f"{request.scheme}://{request.get_host()}{request.path}?{params}"
+    # The language is decided by the path (ptsdinfo/i18n.py); it is in the key as well,
+    # so a page is never served in another language than the one it was rendered in.
+    url = f"{get_language()}\0{request.scheme}://{request.get_host()}{request.path}?{params}"
     digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{PAGE_KEY_PREFIX}:{public_generation()}:{digest}"
 

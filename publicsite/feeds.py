@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from publicsite import selectors
 
@@ -84,6 +86,32 @@ class PublicationsFeed(Feed):
         return version.published_at
 
 
+class TranslationsFeed(PublicationsFeed):
+    """The feed of one translation language (/es/feed/): each entry a translation
+    version a fluent reviewer approved and we published, linking its page there."""
+
+    title = _("ptsdinfo: new and re-reviewed articles")
+    subtitle = _(
+        "Clinician-reviewed information about PTSD. Each entry is a translation a fluent "
+        "reviewer approved and we published."
+    )
+
+    def items(self):
+        return selectors.translation_feed_versions(language=get_language())
+
+    def item_title(self, version):
+        return version.title
+
+    def item_description(self, version):
+        return version.summary
+
+    def item_link(self, version):
+        return reverse("articles:detail", kwargs={"slug": version.translation.article.slug})
+
+
 def publications_feed(request):
-    """The feed view: a fresh Feed per request, so the request it keeps is its own."""
+    """The feed view: a fresh Feed per request, so the request it keeps is its own; the
+    translations' feed under a translation language's prefix."""
+    if get_language() in selectors.translation_languages():
+        return TranslationsFeed()(request)
     return PublicationsFeed()(request)

@@ -9,6 +9,8 @@ page carries the reader's CSRF token.
 from django import forms
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -22,28 +24,32 @@ from publicsite.article_page import version_claims
 class ReportForm(forms.Form):
     """The reader's report form: every field rendered by Django, so escaped."""
 
-    claim = forms.ChoiceField(label="Which part of the page", required=False)
+    claim = forms.ChoiceField(label=_("Which part of the page"), required=False)
     kind = forms.ChoiceField(
-        label="What is wrong", choices=ReaderReport.Kind.choices, widget=forms.RadioSelect
+        label=_("What is wrong"), choices=ReaderReport.Kind.choices, widget=forms.RadioSelect
     )
     description = forms.CharField(
-        label="Tell us more",
+        label=_("Tell us more"),
         max_length=DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=f"Up to {DESCRIPTION_MAX} characters. Please do not include personal details.",
+        help_text=format_lazy(
+            _("Up to {} characters. Please do not include personal details."), DESCRIPTION_MAX
+        ),
     )
     email = forms.EmailField(
-        label="Your email (optional)",
+        label=_("Your email (optional)"),
         required=False,
-        help_text="Only if you would like a reply. We use it only to reply about this "
-        "report and delete it when the report is closed, or after 90 days at the latest.",
+        help_text=_(
+            "Only if you would like a reply. We use it only to reply about this "
+            "report and delete it when the report is closed, or after 90 days at the latest."
+        ),
     )
     # Honeypot: hidden from people (and from assistive technology); bots fill it in.
-    website = forms.CharField(required=False, label="Leave this empty")
+    website = forms.CharField(required=False, label=_("Leave this empty"))
 
     def __init__(self, *args, claims=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["claim"].choices = [("", "The whole page")] + [
+        self.fields["claim"].choices = [("", _("The whole page"))] + [
             (claim["id"], _claim_label(claim)) for claim in claims
         ]
 

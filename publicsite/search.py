@@ -40,7 +40,7 @@ from django.db.models import (
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.models import ArticleVersion
+from articles.models import ArticleVersion, TranslationVersion
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 10
@@ -50,6 +50,8 @@ SEARCH_CONFIG = "english"
 # PostgreSQL ranks at most this many matches, the most recently reviewed (limited
 # ranking, issue 16); more matches than this are reported as "RANK_LIMIT or more".
 RANK_LIMIT = 500
+# The text-search configuration for each translation language (issue 18).
+TRANSLATION_SEARCH_CONFIGS = {"es": "spanish"}
 # Private-use characters mark highlights inside ts_headline output; the stored text
 # never contains them (articles.plaintext.document_text drops them), so escaping
 # cannot be fooled.
@@ -100,18 +102,28 @@ class SearchHit:
     summary: str
     snippet: SafeString
     last_reviewed: object
+    language: str = "en"
 
     def get_absolute_url(self) -> str:
+        """The page in the hit's language (a translation's page, or the English one)."""
         from django.urls import reverse
+        from django.utils.translation import override
 
-        return reverse("articles:detail", kwargs={"slug": self.slug})
+        with override(self.language):
+            return reverse("articles:detail", kwargs={"slug": self.slug})
 
 
-def search_published(*, query: SearchQuery, page: str | int | None = 1) -> Page:
+def search_published(
+    *, query: SearchQuery, page: str | int | None = 1, language: str | None = None
+) -> Page:
     """One page of published articles matching `query`, best first (two queries: the
-    count and the page). The page's `object_list` holds SearchHit objects."""
+    count and the page). The page's `object_list` holds SearchHit objects. With a
+    translation `language`, the live translations in that language instead
+    (`search_translations`)."""
     if not query.is_searchable:
         return Paginator([], PAGE_SIZE).get_page(1)
+    if language is not None:
+        return search_translations(query=query, page=page, language=language)
     paginator_count = None
     if connection.vendor == "postgresql":
         queryset, paginator_count = _postgres_matches(query.text)
@@ -220,6 +232,79 @@ def _postgres_hit(version) -> SearchHit:
         snippet=snippet,
         last_reviewed=version.last_reviewed,
     )
+
+
+# Translations ----------------------------------------------------------------------------
+
+
+def search_translations(*, query: SearchQuery, page, language: str) -> Page:
+    """One page of the live translations in `language` matching `query` (two queries).
+
+    PostgreSQL: the same websearch syntax, with the language's text-search
+    configuration (`spanish`: its stemming and stop words), over title (A), summary (B)
+    and the translated page (C; the parser skips the HTML tags). Computed per query,
+    not stored and indexed as the English vector is: fine for a few hundred translations
+    (docs/i18n.md). Elsewhere, the fallback's every-term-must-appear match. The snippet
+    is the translation's summary."""
+    versions = (
+        TranslationVersion.objects.filter(
+            language=language,
+            translation__live_version=F("pk"),
+            translation__article__live_version__isnull=False,
+        )
+        .select_related("translation__article", "source_version")
+        .only(
+            "title",
+            "summary",
+            "language",
+            "translation__article__slug",
+            "source_version__last_reviewed",
+        )
+    )
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery as TsQuery
+        from django.contrib.postgres.search import SearchRank, SearchVector
+
+        config = TRANSLATION_SEARCH_CONFIGS.get(language, "simple")
+        vector = (
+            SearchVector("title", weight="A", config=config)
+            + SearchVector("summary", weight="B", config=config)
+            + SearchVector("html", weight="C", config=config)
+        )
+        tsquery = TsQuery(query.text, search_type="websearch", config=config)
+        versions = (
+            versions.alias(document=vector)
+            .filter(document=tsquery)
+            .annotate(rank=SearchRank(vector, tsquery))
+            .order_by("-rank", "title", "pk")
+        )
+    else:
+        groups = _fallback_terms(query.text)
+        if not groups:
+            return Paginator([], PAGE_SIZE).get_page(1)
+        condition = Q()
+        for group in groups:
+            group_condition = Q()
+            for term, negated in group:
+                matches = (
+                    Q(title__icontains=term) | Q(summary__icontains=term) | Q(html__icontains=term)
+                )
+                group_condition &= ~matches if negated else matches
+            condition |= group_condition
+        versions = versions.filter(condition).order_by("title", "pk")
+    result = Paginator(versions, PAGE_SIZE).get_page(page)
+    result.object_list = [
+        SearchHit(
+            slug=version.translation.article.slug,
+            title=version.title,
+            summary=version.summary,
+            snippet=escape(version.summary),
+            last_reviewed=version.source_version.last_reviewed,
+            language=version.language,
+        )
+        for version in result.object_list
+    ]
+    return result
 
 
 def _marked(headline: str) -> SafeString:

@@ -7,9 +7,22 @@ approved-but-unpublished version or a superseded version is never listed.
 """
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils.translation import get_language
 
-from articles.models import Article, ArticleVersion, Topic
+from articles.models import Article, ArticleTranslation, ArticleVersion, Topic, TranslationVersion
 
 # What an article card needs: nothing of the (large) body, snapshot or search text.
 _CARD_FIELDS = (
@@ -63,13 +76,24 @@ def published_article(*, slug: str) -> Article | None:
     )
 
 
+def _translated(language: str) -> Exists:
+    return Exists(
+        ArticleTranslation.objects.filter(
+            article=OuterRef("pk"), language=language, live_version__isnull=False
+        )
+    )
+
+
 def article_page(*, slug: str) -> Article | None:
     """As `published_article`, for the article page: one query, with only what the page
     and the tombstone show, the live version's stored page (publicsite/article_page.py)
-    and none of its large source columns (snapshot, html, search text)."""
+    and none of its large source columns (snapshot, html, search text).
+    `translated_<code>` says whether it has a published translation in each language
+    of `PTSDINFO_TRANSLATION_LANGUAGES` (for hreflang and the language switcher)."""
     return (
         Article.objects.select_related("live_version")
         .only(*_PAGE_FIELDS)
+        .annotate(**{f"translated_{code}": _translated(code) for code in translation_languages()})
         .filter(slug=slug)
         .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
         .order_by()
@@ -78,13 +102,31 @@ def article_page(*, slug: str) -> Article | None:
 
 
 def published_articles() -> QuerySet[Article]:
-    """Every live article for the A to Z list, with what a card shows."""
+    """Every live article for the A to Z list, with what a card shows. In a translation
+    language (/es/), only the articles with a published translation there, with its
+    title and summary as `card_title` and `card_summary` (still one query)."""
+    articles = Article.objects.live().select_related("live_version").only(*_CARD_FIELDS)
+    if (language := _translation_language()) is None:
+        return articles.order_by("live_version__title", "pk")
     return (
-        Article.objects.live()
-        .select_related("live_version")
-        .only(*_CARD_FIELDS)
-        .order_by("live_version__title", "pk")
+        articles.annotate(
+            translated=FilteredRelation(
+                "translations", condition=Q(translations__language=language)
+            )
+        )
+        .filter(translated__live_version__isnull=False)
+        .annotate(
+            card_title=F("translated__live_version__title"),
+            card_summary=F("translated__live_version__summary"),
+        )
+        .order_by("card_title", "pk")
     )
+
+
+def _translation_language() -> str | None:
+    """The active language when it is one articles are translated into (not English)."""
+    language = get_language()
+    return language if language in translation_languages() else None
 
 
 def featured_articles(*, limit: int = 3) -> list[Article]:
@@ -108,10 +150,14 @@ def recently_reviewed_articles(*, limit: int = 5) -> QuerySet[Article]:
 
 def topics_with_articles() -> QuerySet[Topic]:
     """Topics that have at least one live article, with how many (one query)."""
-    return (
-        Topic.objects.annotate(
-            article_count=Count("articles", filter=Q(articles__live_version__isnull=False))
+    live = Q(articles__live_version__isnull=False)
+    if (language := _translation_language()) is not None:
+        live &= Q(
+            articles__translations__language=language,
+            articles__translations__live_version__isnull=False,
         )
+    return (
+        Topic.objects.annotate(article_count=Count("articles", filter=live, distinct=True))
         .filter(article_count__gt=0)
         .order_by("name")
     )
@@ -148,10 +194,12 @@ def feed_versions(*, limit: int = 20) -> QuerySet[ArticleVersion]:
 
 
 def sitemap_articles() -> QuerySet[Article]:
+    """Live articles, with `translated_<code>` per translation language (alternates)."""
     return (
         Article.objects.live()
         .select_related("live_version")
         .only("slug", "live_version__published_at")
+        .annotate(**{f"translated_{code}": _translated(code) for code in translation_languages()})
         .order_by("slug")
     )
 
@@ -162,4 +210,66 @@ def published_history(*, article: Article) -> QuerySet[ArticleVersion]:
         article.versions.published()
         .only("number", "published_at", "last_reviewed", "change_summary")
         .order_by("-number")
+    )
+
+
+def translation_languages() -> list[str]:
+    """The languages articles are translated into, that the public site also speaks."""
+    site = {code for code, _name in settings.LANGUAGES}
+    return [code for code in settings.PTSDINFO_TRANSLATION_LANGUAGES if code in site]
+
+
+def page_languages(article: Article) -> list[str]:
+    """The languages `article`'s page exists in (from `article_page`'s annotations)."""
+    return [settings.LANGUAGE_CODE] + [
+        code for code in translation_languages() if getattr(article, f"translated_{code}", False)
+    ]
+
+
+# The large columns of the two English versions the Spanish page reads (the one it
+# translates and the live one): only their snapshots are needed, to find stale claims.
+_TRANSLATION_PAGE_DEFERRED = [
+    f"{prefix}__{column}"
+    for prefix in ("article__live_version", "live_version__source_version")
+    for column in ("html", "search_text", "page_meta", "page_body", "page_ld")
+]
+
+
+def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
+    """The published translation of the live article at `slug` in `language`, with its
+    live version, the English version it translates and the article's live English
+    version (one query); None when there is none or the article itself is not live
+    (a withdrawn article's translations are withdrawn with it, and are never shown)."""
+    return (
+        ArticleTranslation.objects.select_related(
+            "article",
+            "article__live_version",
+            "live_version",
+            "live_version__source_version",
+        )
+        .defer(*_TRANSLATION_PAGE_DEFERRED)
+        .filter(
+            article__slug=slug,
+            language=language,
+            live_version__isnull=False,
+            article__live_version__isnull=False,
+        )
+        .order_by()
+        .first()
+    )
+
+
+def translation_feed_versions(*, language: str, limit: int = 20):
+    """The latest published translation versions in `language` of translations and
+    articles that are still live, newest first, for that language's Atom feed."""
+    return (
+        TranslationVersion.objects.filter(
+            language=language,
+            published_at__isnull=False,
+            translation__live_version__isnull=False,
+            translation__article__live_version__isnull=False,
+        )
+        .select_related("translation__article")
+        .only("number", "title", "summary", "published_at", "translation__article__slug")
+        .order_by("-published_at", "-pk")[:limit]
     )

@@ -10,13 +10,15 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import reverse, translate_url
 from django.utils.http import urlencode
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from articles.translation_changes import claims_changed_between
 from publicsite import selectors
-from publicsite.article_page import page_for, page_structured_data
+from publicsite.article_page import page_for, page_structured_data, translation_page_parts
 from publicsite.caching import last_modified, public_page
 from publicsite.search import search_published, search_query_clean
 from publicsite.structured_data import web_site
@@ -108,7 +110,10 @@ def topic_detail(request, slug):
 @public_page
 def article_detail(request, slug):
     """One query: the article with its live version and that version's stored page
-    (publicsite/article_page.py); only the per-request parts render here."""
+    (publicsite/article_page.py); only the per-request parts render here. Under /es/,
+    the article's published Spanish translation (`translation_detail`)."""
+    if (language := get_language()) != settings.LANGUAGE_CODE:
+        return translation_detail(request, slug=slug, language=language)
     article = selectors.article_page(slug=slug)
     if article is None:
         raise Http404("No published article here.")
@@ -126,16 +131,58 @@ def article_detail(request, slug):
             "page": page,
             "canonical_url": _canonical(request, article.get_absolute_url()),
             "structured_data": page_structured_data(request, article=article, page=page),
+            "page_languages": selectors.page_languages(article),
         },
     )
     return last_modified(response, version.published_at)
+
+
+def translation_detail(request, *, slug: str, language: str):
+    """The published translation of a live article: one query (the translation, its
+    version, the English version it translates and the live English version), rendered
+    for the request. 404 when it has none, or the article is not live. Each claim whose
+    English changed since the translated version carries a notice until a new
+    translation version is published."""
+    translation = selectors.translation_page(slug=slug, language=language)
+    if translation is None:
+        raise Http404("No published translation of this article.")
+    article, version = translation.article, translation.live_version
+    current = article.live_version
+    stale = (
+        []
+        if version.source_version_id == current.pk
+        else claims_changed_between(version.source_version.snapshot, current.snapshot)
+    )
+    page = translation_page_parts(
+        translation=translation, stale=stale, updated_at=current.published_at
+    )
+    response = render(
+        request,
+        "articles/article_detail.html",
+        {
+            "article": article,
+            "version": version,
+            "page": page,
+            "stale_claims": stale,
+            "english_url": translate_url(article.get_absolute_url(), settings.LANGUAGE_CODE),
+            "canonical_url": _canonical(request, article.get_absolute_url()),
+            "structured_data": page_structured_data(request, article=article, page=page),
+            "page_languages": [settings.LANGUAGE_CODE, language],
+        },
+    )
+    return last_modified(response, max(version.published_at, current.published_at))
 
 
 @require_safe
 @public_page(max_age=60, s_maxage=300, query_params=("q", "page"))
 def search(request):
     query = search_query_clean(request.GET.get("q"))
-    results = search_published(query=query, page=request.GET.get("page"))
+    language = get_language()
+    results = search_published(
+        query=query,
+        page=request.GET.get("page"),
+        language=language if language in selectors.translation_languages() else None,
+    )
     return render(
         request,
         "articles/search.html",

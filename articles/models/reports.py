@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.common import choices_constraint
 from articles.models.content import Article
@@ -32,11 +33,12 @@ class ReviewReminder(models.Model):
 
 
 class ReaderReportKind(models.TextChoices):
-    WRONG = "wrong", "It is wrong or out of date"
-    SOURCE = "source", "A source does not say this"
-    UNCLEAR = "unclear", "It is hard to understand"
-    BROKEN_LINK = "broken-link", "A link is broken"
-    OTHER = "other", "Something else"
+    # Readers choose these on the public form: translated (locale/es).
+    WRONG = "wrong", _("It is wrong or out of date")
+    SOURCE = "source", _("A source does not say this")
+    UNCLEAR = "unclear", _("It is hard to understand")
+    BROKEN_LINK = "broken-link", _("A link is broken")
+    OTHER = "other", _("Something else")
 
 
 class ReaderReportState(models.TextChoices):

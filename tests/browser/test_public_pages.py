@@ -41,6 +41,17 @@ PAGES = [
     ("withdrawn", f"/articles/{WITHDRAWN_SLUG}/", 410),
     ("not-found", "/no-such-page/", 404),
     ("server-error", "/__server-error__/", 500),
+    # The Spanish site (issue 18): the demo's translated article, with one stale claim.
+    ("es-home", "/es/", 200),
+    ("es-article-list", "/es/articles/", 200),
+    ("es-article", "/es/articles/what-is-ptsd/", 200),
+    ("es-article-ketamine", "/es/articles/ketamine-for-ptsd/", 200),
+    ("es-report-form", "/es/articles/what-is-ptsd/report/?claim=definition", 200),
+    ("es-topics", "/es/topics/", 200),
+    ("es-search-results", "/es/search/?q=trauma", 200),
+    ("es-editorial-policy", "/es/editorial-policy/", 200),
+    ("es-about", "/es/about/", 200),
+    ("es-not-found", "/es/no-such-page/", 404),
 ]
 WIDTHS = {"phone": 390, "desktop": 1280}
 

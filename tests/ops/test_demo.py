@@ -136,8 +136,10 @@ def test_each_demo_article_has_a_reviewed_second_version_with_what_changed(demo,
     ]:
         article = Article.objects.get(slug=slug)
         versions = list(article.versions.order_by("number"))
-        assert [v.number for v in versions] == [1, 2]
-        assert article.live_version == versions[1]
+        # what-is-ptsd has a third, English-only update after its Spanish translation
+        # (test_the_spanish_demo_page_shows_one_claim_stale).
+        assert [v.number for v in versions] == ([1, 2, 3] if slug == "what-is-ptsd" else [1, 2])
+        assert article.live_version == versions[-1]
         assert phrase in versions[1].change_summary
         comment = article.events.get(kind="comment", claim_key=claim)
         assert comment.actor.username == "reviewer"
@@ -171,7 +173,8 @@ def test_a_library_loaded_before_the_corrections_gets_the_new_versions_and_metad
 
     call_command("load_demo")
 
-    assert ArticleVersion.objects.count() == 6
+    # Version 2 of each, and the English update of what-is-ptsd after its translation.
+    assert ArticleVersion.objects.count() == 7
     abdallah.refresh_from_db()
     assert abdallah.pmid == "35046508"
     assert demo_service.demo_citations_refresh() == 0  # nothing left to correct
@@ -198,3 +201,33 @@ def test_what_is_ptsd_page_gives_duration_distress_and_when_a_death_counts(demo,
     assert "cause real distress" in flat
     assert "this counts only if it was violent or an accident" in flat
     assert "DSM-5-TR (2022)" in flat
+
+
+def test_the_spanish_demo_page_shows_one_claim_stale(demo, client):
+    """ "¿Qué es el TEPT?" is translated and published through the workflow; then the
+    English quality-of-life claim changed and was re-published, so exactly that claim
+    carries the notice on the Spanish page."""
+    from articles.models import ArticleTranslation
+
+    translation = ArticleTranslation.objects.get(article__slug="what-is-ptsd", language="es")
+    assert translation.live_version.reviewer.username == "reviewer"
+    assert translation.live_version.source_version.number == 2
+
+    html = client.get("/es/articles/what-is-ptsd/").content.decode()
+
+    assert '<h1 id="article-title">¿Qué es el TEPT?</h1>' in html
+    stale = re.findall(
+        r'class="translation-stale" role="note">[^<]*</span> <span id="claim-([^"]+)"', html
+    )
+    assert stale == ["quality-of-life"]
+    assert "Esta parte se actualizó en inglés el" in html
+
+
+def test_ketamine_for_ptsd_is_published_in_spanish_and_up_to_date(demo, client):
+    html = client.get("/es/articles/ketamine-for-ptsd/").content.decode()
+
+    assert '<h1 id="article-title">Ketamina para el TEPT</h1>' in html
+    assert "translation-stale" not in html
+    assert 'id="claim-fda-warning" class="claim" data-certainty="high"' in html
+    home = client.get("/es/").content.decode()
+    assert "Ketamina para el TEPT" in home and "¿Qué es el TEPT?" in home

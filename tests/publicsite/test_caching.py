@@ -381,19 +381,19 @@ def test_publish_purges_exactly_the_affected_paths_after_commit(
     for callback in callbacks:
         callback()
 
-    assert sorted(purge_server.purged) == sorted(
-        [
-            "/articles/test-article/",
-            "/",
-            "/articles/",
-            "/topics/",
-            "/topics/ptsd/",
-            "/topics/treatments/",
-            "/feed/",
-            "/sitemap.xml",
-            "/search/",
-        ]
-    )
+    english = [
+        "/articles/test-article/",
+        "/",
+        "/articles/",
+        "/topics/",
+        "/topics/ptsd/",
+        "/topics/treatments/",
+        "/feed/",
+        "/sitemap.xml",
+        "/search/",
+    ]
+    # ... and the same pages in Spanish (/es/...), which list and show translations.
+    assert sorted(purge_server.purged) == sorted(english + [f"/es{path}" for path in english])
 
 
 @pytest.mark.django_db
@@ -410,7 +410,8 @@ def test_withdrawal_purges_the_article_and_its_lists(
 
     assert "/articles/test-article/" in purge_server.purged
     assert "/topics/ptsd/" in purge_server.purged
-    assert len(purge_server.purged) == len(set(purge_server.purged)) == 9
+    assert "/es/articles/test-article/" in purge_server.purged
+    assert len(purge_server.purged) == len(set(purge_server.purged)) == 18
 
 
 @pytest.mark.django_db

@@ -1,0 +1,187 @@
+"""The Spanish page of an article (issue 18): the published translation at
+/es/articles/<slug>/, with the English page's public hooks, localised labels, and a
+notice on each claim whose English changed since."""
+
+import re
+
+import pytest
+
+from editorial.services.workflow import article_withdraw
+from tests.editorial import test_translations
+from tests.editorial.test_translations import new_source_version, through_review
+
+# The translation fixtures of the workflow tests: Spanish readers on the team, and a
+# draft translation of the test article.
+fluent = test_translations.fluent
+translation = test_translations.translation
+
+pytestmark = pytest.mark.django_db
+
+URL = "/es/articles/test-article/"
+
+
+@pytest.fixture
+def published(translation, fluent):
+    through_review(translation, fluent)
+    translation.refresh_from_db()
+    return translation
+
+
+def html_of(response) -> str:
+    return response.content.decode()
+
+
+def test_no_spanish_page_without_a_published_translation(client, translation):
+    assert client.get(URL).status_code == 404  # a draft translation is not public
+    assert client.get("/es/articles/no-such-article/").status_code == 404
+
+
+def test_the_spanish_page_shows_the_translation_with_the_english_hooks(client, published):
+    response = client.get(URL)
+    html = html_of(response)
+
+    assert response.status_code == 200
+    assert '<html lang="es">' in html
+    assert '<h1 id="article-title">Artículo de prueba</h1>' in html
+    assert "Una sola infusión redujo los síntomas a las 24 horas" in html
+    english = html_of(client.get("/articles/test-article/"))
+    hooks = re.compile(r'id="claim-[^"]+" class="claim" data-certainty="[^"]+"|id="ref-\d+"')
+    assert hooks.findall(html) == hooks.findall(english) != []
+    assert 'id="references"' in html
+    # Localised: certainty labels, the legend, fixed text from the renderer.
+    assert "Certeza baja" in html and "Low certainty" not in html
+    assert "<h2>Referencias</h2>" in html
+    assert "¿Qué tan segura es la evidencia?" in html
+    assert "Revisión médica de" in html
+    assert '"inLanguage": "es"' in html
+    # Both pages name each other; the switcher keeps the reader on the article.
+    for page in (html, english):
+        assert 'hreflang="es" href="http://testserver/es/articles/test-article/"' in page
+        assert 'hreflang="en" href="http://testserver/articles/test-article/"' in page
+    assert '<a href="/es/articles/test-article/" lang="es" hreflang="es">Español</a>' in english
+    assert '<a href="/articles/test-article/" lang="en" hreflang="en">English</a>' in html
+    assert "translation-stale" not in html
+
+
+def test_the_spanish_page_costs_one_query(client, published, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert client.get(URL).status_code == 200
+
+
+def test_a_claim_changed_in_english_carries_a_notice_until_retranslated(
+    client, published, tmp_path
+):
+    new_source_version(published.article, tmp_path)
+    published.article.refresh_from_db()
+    updated = published.article.live_version.published_at
+
+    html = html_of(client.get(URL))
+
+    notices = re.findall(
+        r'<span class="translation-stale" role="note">([^<]*)</span> <span id="claim-([^"]+)"',
+        html,
+    )
+    assert {claim for _text, claim in notices} == {"lead-claim", "rapid-onset", "veterans"}
+    day = f"{updated.day} de "
+    assert all(
+        text.startswith(f"Esta parte se actualizó en inglés el {day}")
+        and text.endswith("la traducción al español está en revisión.")
+        for text, _claim in notices
+    )
+    assert "3 partes de esta página se actualizaron en inglés" in html
+    # The English page has no notice.
+    assert "translation-stale" not in html_of(client.get("/articles/test-article/"))
+
+
+def test_the_translation_is_never_shown_when_the_article_is_not_live(client, published, team):
+    article = published.article
+    article_withdraw(article=article, user=team["publisher"], reason="Superseded.")
+
+    assert client.get(URL).status_code == 404
+
+
+def test_spanish_lists_show_only_translated_articles_in_spanish(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    for url in ("/es/", "/es/articles/", "/es/topics/ptsd/"):
+        html = html_of(client.get(url))
+        assert '<a href="/es/articles/test-article/">Artículo de prueba</a>' in html, url
+        assert "only-english" not in html and "Only in English" not in html, url
+    english = html_of(client.get("/articles/"))
+    assert "Only in English" in english and "Artículo de prueba" not in english
+    assert "(1 artículo)" in html_of(client.get("/es/topics/"))
+
+
+def test_spanish_search_finds_the_spanish_pages(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    html = html_of(client.get("/es/search/?q=infusión"))
+
+    assert '<h2 class="result__title"><a href="/es/articles/test-article/">' in html
+    assert "Artículo de prueba" in html and "1 artículo coincide" in html
+    assert "Only in English" not in html_of(client.get("/es/search/?q=English"))
+    english = html_of(client.get("/search/?q=infusion"))
+    assert '<a href="/articles/test-article/">' in english
+
+
+def test_spanish_search_uses_spanish_stemming_on_postgresql(client, published, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+    # "infusiones" and "infusión" share the Spanish stem; "la" is a Spanish stop word.
+    html = html_of(client.get("/es/search/?q=la+infusiones"))
+
+    assert '<a href="/es/articles/test-article/">' in html
+
+
+def test_spanish_search_costs_two_queries(client, published, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert client.get("/es/search/?q=infusión").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/es/", "/es/articles/", "/es/topics/", "/es/topics/ptsd/"])
+def test_spanish_list_pages_cost_what_english_ones_do(
+    client, published, url, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as english:
+        client.get(url.removeprefix("/es"))
+    with django_assert_num_queries(len(english.captured_queries)):
+        assert client.get(url).status_code == 200
+
+
+def test_the_spanish_feed_lists_the_published_translations(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    spanish = html_of(client.get("/es/feed/"))
+    english = html_of(client.get("/feed/"))
+
+    assert "<title>Artículo de prueba</title>" in spanish
+    assert 'href="http://testserver/es/articles/test-article/"' in spanish
+    assert "Only in English" not in spanish and 'xml:lang="es"' in spanish
+    assert "Only in English" in english and "Artículo de prueba" not in english
+
+
+def test_the_sitemap_lists_each_page_in_its_languages_with_alternates(client, published, tmp_path):
+    from tests.publicsite.test_public_pages import published_article
+
+    published_article(tmp_path, "only-english", title="Only in English")
+
+    xml = html_of(client.get("/sitemap.xml"))
+
+    assert "<loc>http://testserver/es/articles/test-article/</loc>" in xml
+    assert (
+        '<xhtml:link rel="alternate" hreflang="es" href="http://testserver/es/articles/test-article/"/>'
+        in xml
+    )
+    assert "<loc>http://testserver/articles/only-english/</loc>" in xml
+    assert "/es/articles/only-english/" not in xml
+    assert "<loc>http://testserver/es/editorial-policy/</loc>" in xml
