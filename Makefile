@@ -38,7 +38,7 @@ run: check-python $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py compilemessages -v0
+	@$(MAKE) --no-print-directory compilemessages
 	@echo ""
 	@echo "ptsdinfo is running:"
 	@echo "  site:    http://127.0.0.1:$(PORT)/"
@@ -60,8 +60,10 @@ MESSAGES_IGNORE = --ignore=".venv/*" --ignore="node_modules/*" --ignore="tests/*
 messages: check-python
 	$(PY) manage.py makemessages -l es --no-obsolete $(MESSAGES_IGNORE)
 
-compilemessages: check-python
-	$(PY) manage.py compilemessages -v0
+compilemessages: check-python $(VENV)/.runtime
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages -v0; \
+	elif [ -n "$$CI" ]; then echo "CI needs msgfmt (apt-get install gettext)" >&2; exit 1; \
+	else echo "msgfmt not found (install gettext): the Spanish pages will show English text" >&2; fi
 
 node-tools:
 	@if [ "$$(cat $(NODE_TOOLS)/.installed 2>/dev/null)" != "$(NODE_PACKAGES)" ]; then \
