@@ -184,12 +184,14 @@ def pages_refresh(*, batch: int = 500, progress=None) -> int:
 
 
 @receiver(post_migrate, dispatch_uid="ptsdinfo-article-pages-after-migrate")
-def pages_after_migrate(sender, *, app_config, apps, using="default", verbosity=1, **kwargs):
+def pages_after_migrate(sender, *, app_config, apps=None, using="default", verbosity=1, **kwargs):
     """A release runs `migrate`: store fresh pages for live versions whose templates
     changed, so readers do not pay for rendering them per request. Once per migrate
     (sent for the articles app), and only when the migrated schema has the page columns."""
     if app_config.label != "articles" or using != "default":
         return
+    if apps is None:  # `flush` (and TransactionTestCase) send post_migrate without a state
+        from django.apps import apps
     try:
         apps.get_model("articles", "ArticleVersion")._meta.get_field("page_key")
     except (LookupError, FieldDoesNotExist):  # migrated back before the page columns
