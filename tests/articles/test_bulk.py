@@ -70,6 +70,7 @@ from articles.models import Article
 from articles.services.snapshots import article_content_hash
 out = io.StringIO()
 call_command("import_articles", {directory!r}, "--json", stdout=out)
+call_command("export_articles", {again!r}, stdout=io.StringIO())
 hashes = {{a.slug: article_content_hash(a) for a in Article.objects.all()}}
 print(json.dumps({{"import": json.loads(out.getvalue()), "hashes": hashes}}))
 """
@@ -86,7 +87,9 @@ def test_demo_library_round_trips_through_an_empty_database_with_identical_hashe
     assert exported["created"] == 3
 
     # One process: import the files, then read every draft's hash back from that database.
-    script = IMPORT_AND_HASH.format(directory=str(tmp_path / "library"))
+    script = IMPORT_AND_HASH.format(
+        directory=str(tmp_path / "library"), again=str(tmp_path / "again")
+    )
     result = manage("shell", "-v", "0", "-c", script, database=empty_database)
 
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -94,6 +97,27 @@ def test_demo_library_round_trips_through_an_empty_database_with_identical_hashe
     assert {row["slug"]: row["content_hash"] for row in report["import"]["articles"]} == expected
     assert report["hashes"] == expected
     assert expected == live  # the demo drafts are exactly what readers see
+    # Exported again from the imported database: the same files, byte for byte.
+    first = {p.name: p.read_bytes() for p in (tmp_path / "library").iterdir()}
+    second = {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()}
+    assert len(first) == 6 and second == first
+
+
+def test_export_queries_do_not_grow_with_the_number_of_articles(
+    tmp_path, django_assert_max_num_queries
+):
+    """Drafts are read in batches (five queries each), not one article at a time."""
+    for n in range(3):
+        write_article(tmp_path / "some", slug=f"some-{n}")
+    quietly("import_articles", str(tmp_path / "some"))
+    with django_assert_max_num_queries(8) as few:
+        quietly("export_articles", str(tmp_path / "out-few"))
+    for n in range(12):
+        write_article(tmp_path / "more", slug=f"more-{n}")
+    quietly("import_articles", str(tmp_path / "more"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        quietly("export_articles", str(tmp_path / "out-more"))
+    assert len(list((tmp_path / "out-more").glob("*.md"))) == 15
 
 
 BROKEN = """\
