@@ -5,6 +5,8 @@ same work shares its row (and its retraction status).
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from articles.models import Citation
 from evidence import citations
 
@@ -16,12 +18,20 @@ def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
     citation that other articles rely on.
     """
     doi, pmid, pmcid = citations.item_identifiers(item)
+    identifiers = {"doi": doi, "pmid": pmid, "pmcid": pmcid}
+    wanted = {name: value for name, value in identifiers.items() if value}
     matches = {}
-    for field_name, value in (("doi", doi), ("pmid", pmid), ("pmcid", pmcid)):
-        if value:
-            found = Citation.objects.filter(**{field_name: value}).first()
-            if found:
-                matches[field_name] = found
+    if wanted:
+        # One query for the three identifiers; each is unique in the library (a partial
+        # unique constraint), so each matches at most one row.
+        either = Q()
+        for name, value in wanted.items():
+            either |= Q(**{name: value})
+        for found in Citation.objects.filter(either).order_by("pk"):
+            for name, value in wanted.items():
+                if getattr(found, name) == value:
+                    matches.setdefault(name, found)
+        matches = {name: matches[name] for name in wanted if name in matches}
     distinct = {c.pk: c for c in matches.values()}
     if len(distinct) > 1:
         described = ", ".join(
@@ -43,7 +53,11 @@ def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
             return found, False
     citation = Citation(key=item["id"])
     citation_apply_csl(citation=citation, item=item)
-    citation.full_clean(exclude=["csl"])
+    # Field validation only: the lookups above showed no library citation has these
+    # identifiers (the unique constraints hold), and the identifier-format and choice
+    # constraints are the database's own CHECKs on the insert. Validating constraints
+    # here would cost eight more queries for every new citation of an import.
+    citation.full_clean(exclude=["csl"], validate_constraints=False)
     citation.save()
     return citation, True
 

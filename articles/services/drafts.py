@@ -363,46 +363,63 @@ def describe_changes(article: Article, source: ArticleFile) -> list[str]:
 def _write_sections(
     *, article: Article, sections: list[SectionSource], citations_by_key: dict[str, Citation]
 ) -> None:
+    """Replace the draft's rows: a fixed number of queries whatever the article's size
+    (each kind of row inserted in one statement)."""
     article.claims.all().delete()
     article.sections.all().delete()
     ArticleCitation.objects.filter(article=article).exclude(key__in=citations_by_key).delete()
+    kept = {link.key: link for link in ArticleCitation.objects.filter(article=article)}
+    moved = []
     for key, citation in citations_by_key.items():
-        ArticleCitation.objects.update_or_create(
-            article=article, key=key, defaults={"citation": citation}
-        )
-    claim_position = 0
-    links = []
-    for position, source in enumerate(sections):
-        section = Section.objects.create(
+        link = kept.get(key)
+        if link is not None and link.citation_id != citation.pk:
+            link.citation = citation
+            moved.append(link)
+    ArticleCitation.objects.bulk_update(moved, ["citation"])
+    ArticleCitation.objects.bulk_create(
+        ArticleCitation(article=article, key=key, citation=citation)
+        for key, citation in citations_by_key.items()
+        if key not in kept
+    )
+    rows = Section.objects.bulk_create(
+        Section(
             article=article,
             position=position,
             heading=source.heading,
             anchor=source.anchor,
             body=source.body,
         )
-        for claim_source in source.claims:
-            claim = Claim.objects.create(
-                article=article,
-                section=section,
-                key=claim_source.id,
-                statement=claim_source.statement,
-                certainty=claim_source.certainty,
-                position=claim_position,
-            )
-            claim_position += 1
-            links.extend(
-                ClaimCitation(
-                    claim=claim,
-                    citation=citation,
-                    relation=relation,
-                    locator=locator,
-                    position=link_position,
-                )
-                for link_position, (citation, relation, locator) in enumerate(
-                    claim_links(claim_source, citations_by_key)
-                )
-            )
-    ClaimCitation.objects.bulk_create(links)
+        for position, source in enumerate(sections)
+    )
+    claim_sources = [
+        (section, claim_source)
+        for section, source in zip(rows, sections, strict=True)
+        for claim_source in source.claims
+    ]
+    claims = Claim.objects.bulk_create(
+        Claim(
+            article=article,
+            section=section,
+            key=claim_source.id,
+            statement=claim_source.statement,
+            certainty=claim_source.certainty,
+            position=claim_position,
+        )
+        for claim_position, (section, claim_source) in enumerate(claim_sources)
+    )
+    ClaimCitation.objects.bulk_create(
+        ClaimCitation(
+            claim=claim,
+            citation=citation,
+            relation=relation,
+            locator=locator,
+            position=link_position,
+        )
+        for claim, (_, claim_source) in zip(claims, claim_sources, strict=True)
+        for link_position, (citation, relation, locator) in enumerate(
+            claim_links(claim_source, citations_by_key)
+        )
+    )
 
 
 def draft_claims_relink(*, article: Article) -> None:
