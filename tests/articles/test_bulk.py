@@ -7,6 +7,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -65,6 +66,7 @@ def run_json(command, *args) -> tuple[dict, CommandError | None]:
 
 IMPORT_AND_HASH = """
 import io, json
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from articles.models import Article
 from articles.services.snapshots import article_content_hash
@@ -230,3 +232,23 @@ def test_progress_line_goes_to_a_terminal_only_and_is_cleared(tmp_path):
             assert err.getvalue().endswith("\r")  # the line is blanked at the end
         else:
             assert err.getvalue() == ""
+
+
+def test_article_check_constraints_are_validated_in_one_query_with_the_same_errors(
+    django_assert_num_queries,
+):
+    article = Article(slug="checked", title="Checked", summary="x" * 301)
+    article.review_interval_months = 0
+    with pytest.raises(ValidationError) as caught:
+        article.validate_constraints()
+    messages = caught.value.message_dict["__all__"]
+    assert any("article_summary_max_300" in message for message in messages)
+    assert any("article_review_interval_1_to_60_months" in message for message in messages)
+    assert len(messages) == 2
+
+    article.summary, article.review_interval_months = "Short.", 12
+    with django_assert_num_queries(1):  # every CHECK at once (the slug's uniqueness aside)
+        article.validate_constraints(exclude={"slug"})
+    # An excluded field's constraints are skipped, as Django does.
+    article.review_interval_months = 0
+    article.validate_constraints(exclude={"slug", "review_interval_months"})
