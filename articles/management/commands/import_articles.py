@@ -78,10 +78,11 @@ def import_one(path: Path, *, user, dry_run: bool) -> dict:
     row = {"file": str(path)}
     try:
         source = read_article_file(path)
-        with transaction.atomic():
-            result = article_import(source=source, user=user)
-            if dry_run:
-                raise DryRun(result)
+        if dry_run:
+            with transaction.atomic():
+                raise DryRun(article_import(source=source, user=user))
+        # article_import is atomic itself: this file's transaction, no savepoint inside.
+        result = article_import(source=source, user=user)
     except DryRun as dry:
         result = dry.result
     except ArticleFileError as exc:
