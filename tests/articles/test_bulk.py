@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from articles.management.statistics import analyze_points
 from articles.models import Article
 from articles.services.snapshots import article_content_hash
 from tests.factories import make_team, write_article
@@ -68,6 +69,7 @@ IMPORT_AND_HASH = """
 import io, json
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from articles.management.statistics import analyze_points
 from articles.models import Article
 from articles.services.snapshots import article_content_hash
 out = io.StringIO()
@@ -252,3 +254,8 @@ def test_article_check_constraints_are_validated_in_one_query_with_the_same_erro
     # An excluded field's constraints are skipped, as Django does.
     article.review_interval_months = 0
     article.validate_constraints(exclude={"slug", "review_interval_months"})
+
+
+def test_a_long_import_refreshes_planner_statistics_each_time_the_tables_may_double():
+    assert analyze_points(99) == set()
+    assert analyze_points(10_000) == {100, 200, 400, 800, 1600, 3200, 6400}
