@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import batched
 
 from articles.articlefile import write_article_text
 from articles.models import (
@@ -178,6 +179,15 @@ def files_hash(article_text: str, bibliography_text: str) -> str:
 
 def article_content_hash(article: Article) -> str:
     return snapshot_hash(draft_snapshot(article))
+
+
+def draft_hashes(articles: Iterable[Article], batch: int = 200) -> Iterator[tuple[Article, str]]:
+    """(article, `article_content_hash(article)`) for many articles, their drafts read
+    `batch` at a time (five queries a batch)."""
+    for chunk in batched(articles, batch):
+        snapshots = draft_snapshots(chunk)
+        for article in chunk:
+            yield article, snapshot_hash(snapshots[article.pk])
 
 
 @dataclass(frozen=True)
