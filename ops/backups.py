@@ -57,7 +57,7 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from articles.services.snapshots import article_content_hash, snapshot_hash
+from articles.services.snapshots import draft_hashes, snapshot_hash
 
 FORMAT = "ptsdinfo-backup"
 VERSION = 1
@@ -150,7 +150,10 @@ def backup_manifest(models) -> dict:
             {"article": v.article.slug, "number": v.number, "content_hash": v.content_hash}
             for v in versions.only("number", "content_hash", "article__slug")
         ],
-        "drafts": {a.slug: article_content_hash(a) for a in Article.objects.order_by("slug")},
+        "drafts": {
+            a.slug: content_hash
+            for a, content_hash in draft_hashes(Article.objects.order_by("slug").iterator())
+        },
     }
 
 
@@ -417,8 +420,9 @@ def backup_verify(*, manifest: dict, report: RestoreReport, models) -> RestoreRe
         else:
             report.versions_verified += 1
     drafts = manifest.get("drafts", {})
-    for article in Article.objects.filter(slug__in=list(drafts)).order_by("slug"):
-        if article_content_hash(article) == drafts[article.slug]:
+    articles = Article.objects.filter(slug__in=list(drafts)).order_by("slug").iterator()
+    for article, content_hash in draft_hashes(articles):
+        if content_hash == drafts[article.slug]:
             report.drafts_verified += 1
         else:
             report.problems.append(f"{article.slug}: the draft's content hash differs")

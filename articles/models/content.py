@@ -8,7 +8,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from markdownx.models import MarkdownxField
 
-from articles.models.common import CLAIM_ID_PATTERN, choices_constraint
+from articles.models.common import CLAIM_ID_PATTERN, ChecksInOneQuery, choices_constraint
 
 
 class Certainty(models.TextChoices):
@@ -52,7 +52,7 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(live_version__isnull=False)
 
 
-class Article(models.Model):
+class Article(ChecksInOneQuery):
     """The stable identity of an article, holding its working draft.
 
     The draft is the ordered sections (with their claims) plus the fields below.

@@ -5,23 +5,55 @@ same work shares its row (and its retraction status).
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from articles.models import Citation
 from evidence import citations
 
+IDENTIFIERS = ("doi", "pmid", "pmcid")
 
-def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
+
+def citations_by_identifier(items: list[dict]) -> dict[tuple[str, str], Citation]:
+    """The library citations with any DOI, PMID or PMCID of `items`, by (field, value):
+    one query for a whole bibliography. Each identifier is unique in the library (a
+    partial unique constraint), so each names at most one citation. Items whose
+    identifiers do not parse are left out: `citation_upsert` reports them."""
+    wanted = Q(pk__in=[])
+    for item in items:
+        try:
+            identifiers = citations.item_identifiers(item)
+        except (citations.BibliographyError, citations.IdentifierError):
+            continue
+        for name, value in zip(IDENTIFIERS, identifiers, strict=True):
+            if value:
+                wanted |= Q(**{name: value})
+    return {
+        (name, getattr(found, name)): found
+        for found in Citation.objects.filter(wanted)
+        for name in IDENTIFIERS
+        if getattr(found, name)
+    }
+
+
+def citation_upsert(
+    *, item: dict, library: dict[tuple[str, str], Citation] | None = None
+) -> tuple[Citation, bool]:
     """Find the library citation for a CSL item (by DOI, PMID, PMCID, then URL) or create it.
 
     A match keeps the library's curated metadata: importing never silently rewrites a
-    citation that other articles rely on.
+    citation that other articles rely on. `library`: `citations_by_identifier` of the
+    items being imported in this transaction, when the caller looked them up at once (a
+    citation created here is added to it).
     """
     doi, pmid, pmcid = citations.item_identifiers(item)
-    matches = {}
-    for field_name, value in (("doi", doi), ("pmid", pmid), ("pmcid", pmcid)):
-        if value:
-            found = Citation.objects.filter(**{field_name: value}).first()
-            if found:
-                matches[field_name] = found
+    wanted = {
+        name: value for name, value in zip(IDENTIFIERS, (doi, pmid, pmcid), strict=True) if value
+    }
+    if library is None and wanted:
+        library = citations_by_identifier([item])
+    matches = {
+        name: library[name, value] for name, value in wanted.items() if (name, value) in library
+    }
     distinct = {c.pk: c for c in matches.values()}
     if len(distinct) > 1:
         described = ", ".join(
@@ -43,8 +75,14 @@ def citation_upsert(*, item: dict) -> tuple[Citation, bool]:
             return found, False
     citation = Citation(key=item["id"])
     citation_apply_csl(citation=citation, item=item)
-    citation.full_clean(exclude=["csl"])
+    # Field validation only: the lookups above showed no library citation has these
+    # identifiers (the unique constraints hold), and the identifier-format and choice
+    # constraints are the database's own CHECKs on the insert. Validating constraints
+    # here would cost eight more queries for every new citation of an import.
+    citation.full_clean(exclude=["csl"], validate_constraints=False)
     citation.save()
+    if library is not None:
+        library.update(dict.fromkeys(wanted.items(), citation))
     return citation, True
 
 

@@ -33,7 +33,7 @@ from articles.models import (
     Topic,
 )
 from articles.rendering import ArticleFormatError, SectionSource, parse_body
-from articles.services.citations import citation_upsert
+from articles.services.citations import citation_upsert, citations_by_identifier
 from articles.services.consistency import claim_keys_known, claim_links, draft_verify
 from articles.services.snapshots import article_content_hash
 from evidence import citations
@@ -82,11 +82,15 @@ def _resolve_citations(*, source: ArticleFile, article: Article | None) -> dict[
         else {}
     )
     resolved: dict[str, Citation] = {}
-    for key, line in source.cited_keys():
+    cited = list(source.cited_keys())
+    library = citations_by_identifier(
+        [source.bibliography[key] for key, _ in cited if key in source.bibliography]
+    )
+    for key, line in cited:
         item = source.bibliography.get(key)
         if item is not None:
             try:
-                resolved[key], _ = citation_upsert(item=item)
+                resolved[key], _ = citation_upsert(item=item, library=library)
             except (citations.BibliographyError, citations.IdentifierError) as exc:
                 raise ArticleFileError(
                     f"reference {key!r}: {getattr(exc, 'message', None) or exc}",
@@ -143,6 +147,7 @@ def article_import(
         source=source,
         citations_by_key=resolved,
         expected_lock_version=expected_lock_version,
+        fresh=created,
     )
     after = article_content_hash(article)
     changed = before != after
@@ -233,8 +238,10 @@ def draft_write(
     source: ArticleFile,
     citations_by_key: dict[str, Citation],
     expected_lock_version: int | None = None,
+    fresh: bool = False,
 ) -> None:
-    """Replace the draft with `source`. Must run inside a transaction."""
+    """Replace the draft with `source`. Must run inside a transaction.
+    `fresh`: the article was created in this transaction (it has no draft rows yet)."""
     if article.status == Article.Status.WITHDRAWN:
         raise ArticleFileError(
             f"{article.slug} is withdrawn; its versions are archived and cannot be edited",
@@ -267,7 +274,12 @@ def draft_write(
             comment="Topic(s) created by import: "
             + ", ".join(f"{t.slug} ({t.name!r})" for t in created),
         )
-    _write_sections(article=article, sections=source.sections, citations_by_key=citations_by_key)
+    _write_sections(
+        article=article,
+        sections=source.sections,
+        citations_by_key=citations_by_key,
+        fresh=fresh,
+    )
 
 
 class UnknownTopicError(ArticleFileError):
@@ -361,48 +373,71 @@ def describe_changes(article: Article, source: ArticleFile) -> list[str]:
 
 
 def _write_sections(
-    *, article: Article, sections: list[SectionSource], citations_by_key: dict[str, Citation]
+    *,
+    article: Article,
+    sections: list[SectionSource],
+    citations_by_key: dict[str, Citation],
+    fresh: bool = False,
 ) -> None:
-    article.claims.all().delete()
-    article.sections.all().delete()
-    ArticleCitation.objects.filter(article=article).exclude(key__in=citations_by_key).delete()
+    """Replace the draft's rows: a fixed number of queries whatever the article's size
+    (each kind of row inserted in one statement)."""
+    kept = {}
+    if not fresh:  # a new article has no rows to replace
+        article.claims.all().delete()
+        article.sections.all().delete()
+        ArticleCitation.objects.filter(article=article).exclude(key__in=citations_by_key).delete()
+        kept = {link.key: link for link in ArticleCitation.objects.filter(article=article)}
+    moved = []
     for key, citation in citations_by_key.items():
-        ArticleCitation.objects.update_or_create(
-            article=article, key=key, defaults={"citation": citation}
-        )
-    claim_position = 0
-    links = []
-    for position, source in enumerate(sections):
-        section = Section.objects.create(
+        link = kept.get(key)
+        if link is not None and link.citation_id != citation.pk:
+            link.citation = citation
+            moved.append(link)
+    ArticleCitation.objects.bulk_update(moved, ["citation"])
+    ArticleCitation.objects.bulk_create(
+        ArticleCitation(article=article, key=key, citation=citation)
+        for key, citation in citations_by_key.items()
+        if key not in kept
+    )
+    rows = Section.objects.bulk_create(
+        Section(
             article=article,
             position=position,
             heading=source.heading,
             anchor=source.anchor,
             body=source.body,
         )
-        for claim_source in source.claims:
-            claim = Claim.objects.create(
-                article=article,
-                section=section,
-                key=claim_source.id,
-                statement=claim_source.statement,
-                certainty=claim_source.certainty,
-                position=claim_position,
-            )
-            claim_position += 1
-            links.extend(
-                ClaimCitation(
-                    claim=claim,
-                    citation=citation,
-                    relation=relation,
-                    locator=locator,
-                    position=link_position,
-                )
-                for link_position, (citation, relation, locator) in enumerate(
-                    claim_links(claim_source, citations_by_key)
-                )
-            )
-    ClaimCitation.objects.bulk_create(links)
+        for position, source in enumerate(sections)
+    )
+    claim_sources = [
+        (section, claim_source)
+        for section, source in zip(rows, sections, strict=True)
+        for claim_source in source.claims
+    ]
+    claims = Claim.objects.bulk_create(
+        Claim(
+            article=article,
+            section=section,
+            key=claim_source.id,
+            statement=claim_source.statement,
+            certainty=claim_source.certainty,
+            position=claim_position,
+        )
+        for claim_position, (section, claim_source) in enumerate(claim_sources)
+    )
+    ClaimCitation.objects.bulk_create(
+        ClaimCitation(
+            claim=claim,
+            citation=citation,
+            relation=relation,
+            locator=locator,
+            position=link_position,
+        )
+        for claim, (_, claim_source) in zip(claims, claim_sources, strict=True)
+        for link_position, (citation, relation, locator) in enumerate(
+            claim_links(claim_source, citations_by_key)
+        )
+    )
 
 
 def draft_claims_relink(*, article: Article) -> None:

@@ -7,9 +7,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from articles.management.statistics import analyze_points
 from articles.models import Article
 from articles.services.snapshots import article_content_hash
 from tests.factories import make_team, write_article
@@ -65,11 +67,14 @@ def run_json(command, *args) -> tuple[dict, CommandError | None]:
 
 IMPORT_AND_HASH = """
 import io, json
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from articles.management.statistics import analyze_points
 from articles.models import Article
 from articles.services.snapshots import article_content_hash
 out = io.StringIO()
 call_command("import_articles", {directory!r}, "--json", stdout=out)
+call_command("export_articles", {again!r}, stdout=io.StringIO())
 hashes = {{a.slug: article_content_hash(a) for a in Article.objects.all()}}
 print(json.dumps({{"import": json.loads(out.getvalue()), "hashes": hashes}}))
 """
@@ -86,7 +91,9 @@ def test_demo_library_round_trips_through_an_empty_database_with_identical_hashe
     assert exported["created"] == 3
 
     # One process: import the files, then read every draft's hash back from that database.
-    script = IMPORT_AND_HASH.format(directory=str(tmp_path / "library"))
+    script = IMPORT_AND_HASH.format(
+        directory=str(tmp_path / "library"), again=str(tmp_path / "again")
+    )
     result = manage("shell", "-v", "0", "-c", script, database=empty_database)
 
     report = json.loads(result.stdout.strip().splitlines()[-1])
@@ -94,6 +101,27 @@ def test_demo_library_round_trips_through_an_empty_database_with_identical_hashe
     assert {row["slug"]: row["content_hash"] for row in report["import"]["articles"]} == expected
     assert report["hashes"] == expected
     assert expected == live  # the demo drafts are exactly what readers see
+    # Exported again from the imported database: the same files, byte for byte.
+    first = {p.name: p.read_bytes() for p in (tmp_path / "library").iterdir()}
+    second = {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()}
+    assert len(first) == 6 and second == first
+
+
+def test_export_queries_do_not_grow_with_the_number_of_articles(
+    tmp_path, django_assert_max_num_queries
+):
+    """Drafts are read in batches (five queries each), not one article at a time."""
+    for n in range(3):
+        write_article(tmp_path / "some", slug=f"some-{n}")
+    quietly("import_articles", str(tmp_path / "some"))
+    with django_assert_max_num_queries(8) as few:
+        quietly("export_articles", str(tmp_path / "out-few"))
+    for n in range(12):
+        write_article(tmp_path / "more", slug=f"more-{n}")
+    quietly("import_articles", str(tmp_path / "more"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        quietly("export_articles", str(tmp_path / "out-more"))
+    assert len(list((tmp_path / "out-more").glob("*.md"))) == 15
 
 
 BROKEN = """\
@@ -206,3 +234,28 @@ def test_progress_line_goes_to_a_terminal_only_and_is_cleared(tmp_path):
             assert err.getvalue().endswith("\r")  # the line is blanked at the end
         else:
             assert err.getvalue() == ""
+
+
+def test_article_check_constraints_are_validated_in_one_query_with_the_same_errors(
+    django_assert_num_queries,
+):
+    article = Article(slug="checked", title="Checked", summary="x" * 301)
+    article.review_interval_months = 0
+    with pytest.raises(ValidationError) as caught:
+        article.validate_constraints()
+    messages = caught.value.message_dict["__all__"]
+    assert any("article_summary_max_300" in message for message in messages)
+    assert any("article_review_interval_1_to_60_months" in message for message in messages)
+    assert len(messages) == 2
+
+    article.summary, article.review_interval_months = "Short.", 12
+    with django_assert_num_queries(1):  # every CHECK at once (the slug's uniqueness aside)
+        article.validate_constraints(exclude={"slug"})
+    # An excluded field's constraints are skipped, as Django does.
+    article.review_interval_months = 0
+    article.validate_constraints(exclude={"slug", "review_interval_months"})
+
+
+def test_a_long_import_refreshes_planner_statistics_each_time_the_tables_may_double():
+    assert analyze_points(99) == set()
+    assert analyze_points(10_000) == {100, 200, 400, 800, 1600, 3200, 6400}

@@ -7,6 +7,7 @@ from django.db import DatabaseError, transaction
 
 from articles.articlefile import ArticleFileError, read_article_file
 from articles.management.progress import Progress
+from articles.management.statistics import analyze_draft_tables, analyze_points
 from articles.management.users import user_by_name
 from articles.services.drafts import DraftConflictError, ImportResult, article_import
 
@@ -48,10 +49,15 @@ class Command(BaseCommand):
         progress = Progress(self.stderr)
         rows = []
         try:
+            analyze_at = set() if dry_run else analyze_points(len(files))
             for done, path in enumerate(files):
                 progress("Importing articles", done, len(files))
+                if done in analyze_at:
+                    analyze_draft_tables()  # the planner sees the rows imported so far
                 rows.append(import_one(path, user=editor, dry_run=dry_run))
             progress("Importing articles", len(files), len(files))
+            if analyze_at:
+                analyze_draft_tables()  # and for whatever reads the library next
         finally:
             progress.close()
 
@@ -78,10 +84,11 @@ def import_one(path: Path, *, user, dry_run: bool) -> dict:
     row = {"file": str(path)}
     try:
         source = read_article_file(path)
-        with transaction.atomic():
-            result = article_import(source=source, user=user)
-            if dry_run:
-                raise DryRun(result)
+        if dry_run:
+            with transaction.atomic():
+                raise DryRun(article_import(source=source, user=user))
+        # article_import is atomic itself: this file's transaction, no savepoint inside.
+        result = article_import(source=source, user=user)
     except DryRun as dry:
         result = dry.result
     except ArticleFileError as exc:
