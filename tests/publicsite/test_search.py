@@ -345,14 +345,18 @@ def test_postgres_stored_vector_weights_title_summary_and_body(tmp_path):
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_postgres_search_uses_the_gin_index(tmp_path):
+    """The match on the stored vector, which search's first query filters on, can be
+    answered from the GIN index. (The whole candidate query's plan varies with the
+    table statistics: on a large table a frequent word is read in review order through
+    article_version_reviewed_idx instead; see docs/performance.md.)"""
     make_live(tmp_path, "a", title="Sleep", details="Nightmares.")
     from django.contrib.postgres.search import SearchQuery
 
-    from publicsite.search import SEARCH_CONFIG, _postgres_candidates
+    from articles.models import ArticleVersion
+    from publicsite.search import SEARCH_CONFIG, StoredSearchVector
 
-    queryset = _postgres_candidates(
-        SearchQuery("nightmares", search_type="websearch", config=SEARCH_CONFIG)
-    )
+    tsquery = SearchQuery("nightmares", search_type="websearch", config=SEARCH_CONFIG)
+    queryset = ArticleVersion.objects.alias(document=StoredSearchVector()).filter(document=tsquery)
 
     # On a table this small the planner prefers other plans; switched off, the
     # remaining way is the GIN index, which proves the query can use it.
