@@ -85,3 +85,19 @@ def roles_ensure(*, group_model, permission_model) -> list[str]:
             )
         group.permissions.set(permissions)
     return created
+
+
+def roles_migrate(apps, schema_editor) -> None:
+    """A data migration's step (RunPython): create the permissions of the models the
+    migration state has so far, then set every role to ROLE_PERMISSIONS. Migrations 0003
+    (the roles), 0007, 0010 and 0012 (new models and permissions) run it."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0)
+        app_config.models_module = None
+    roles_ensure(
+        group_model=apps.get_model("auth", "Group"),
+        permission_model=apps.get_model("auth", "Permission"),
+    )

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from articles.roles import roles_migrate
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -93,26 +95,10 @@ def run(statements_by_vendor):
     return apply
 
 
-def roles_resync(apps, schema_editor):
-    """Authors no longer add topics: set every role's permissions to articles.roles again."""
-    from django.contrib.auth.management import create_permissions
-
-    from articles.roles import roles_ensure
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    roles_ensure(
-        group_model=apps.get_model("auth", "Group"),
-        permission_model=apps.get_model("auth", "Permission"),
-    )
-
-
 Migration.operations += [
     migrations.RunPython(
         run({"sqlite": SQLITE_FORWARD, "postgresql": POSTGRES_FORWARD}),
         run({"sqlite": SQLITE_BACKWARD, "postgresql": POSTGRES_BACKWARD}),
     ),
-    migrations.RunPython(roles_resync, migrations.RunPython.noop),
+    migrations.RunPython(roles_migrate, migrations.RunPython.noop),
 ]

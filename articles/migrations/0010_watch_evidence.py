@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from articles.roles import roles_migrate
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -258,20 +260,4 @@ class Migration(migrations.Migration):
     ]
 
 
-def roles_resync(apps, schema_editor):
-    """Give the roles their evidence-watch permissions (articles.roles)."""
-    from django.contrib.auth.management import create_permissions
-
-    from articles.roles import roles_ensure
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    roles_ensure(
-        group_model=apps.get_model("auth", "Group"),
-        permission_model=apps.get_model("auth", "Permission"),
-    )
-
-
-Migration.operations += [migrations.RunPython(roles_resync, migrations.RunPython.noop)]
+Migration.operations += [migrations.RunPython(roles_migrate, migrations.RunPython.noop)]
