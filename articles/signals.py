@@ -18,7 +18,11 @@ article_published = Signal()
 article_withdrawn = Signal()
 # The notice shown above the live version (a retracted or flagged source) changed.
 article_notice_changed = Signal()
+# A translation version went live, or a live translation was taken down (issue 18);
+# also sent with `translation=<ArticleTranslation>`.
+translation_published = Signal()
+translation_withdrawn = Signal()
 
 
-def send_after_commit(signal: Signal, *, article: Article) -> None:
-    transaction.on_commit(lambda: signal.send(sender=Article, article=article))
+def send_after_commit(signal: Signal, *, article: Article, **kwargs) -> None:
+    transaction.on_commit(lambda: signal.send(sender=Article, article=article, **kwargs))

@@ -53,7 +53,13 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import get_language, override
 
-from articles.signals import article_notice_changed, article_published, article_withdrawn
+from articles.signals import (
+    article_notice_changed,
+    article_published,
+    article_withdrawn,
+    translation_published,
+    translation_withdrawn,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +193,8 @@ def article_public_paths(article) -> list[str]:
 @receiver(article_published)
 @receiver(article_withdrawn)
 @receiver(article_notice_changed)
+@receiver(translation_published)
+@receiver(translation_withdrawn)
 def article_public_face_changed(sender, *, article, **kwargs) -> None:
     """The services send these after their commit (articles.signals): every cached page
     goes stale and the paths that show the article are purged."""

@@ -8,15 +8,18 @@ approved-but-unpublished version or a superseded version is never listed.
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -236,10 +239,17 @@ _TRANSLATION_PAGE_DEFERRED = [
 
 
 def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
-    """The published translation of the live article at `slug` in `language`, with its
-    live version, the English version it translates and the article's live English
-    version (one query); None when there is none or the article itself is not live
-    (a withdrawn article's translations are withdrawn with it, and are never shown)."""
+    """The translation of the article at `slug` in `language` that readers may see, with
+    its live version, the English version it translates and the article's live English
+    version (one query); None when it was never published.
+
+    A translation that was published and is no longer live (withdrawn on its own, or
+    with its article: a translation never outlives its source) is returned too, for
+    the tombstone, with `published_title`, the title readers last saw; the view tells
+    the two apart with `is_live`."""
+    last_published = TranslationVersion.objects.filter(
+        translation=OuterRef("pk"), published_at__isnull=False
+    ).order_by("-number")
     return (
         ArticleTranslation.objects.select_related(
             "article",
@@ -248,11 +258,14 @@ def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
             "live_version__source_version",
         )
         .defer(*_TRANSLATION_PAGE_DEFERRED)
-        .filter(
-            article__slug=slug,
-            language=language,
-            live_version__isnull=False,
-            article__live_version__isnull=False,
+        .annotate(published_title=Subquery(last_published.values("title")[:1]))
+        .filter(article__slug=slug, language=language, published_title__isnull=False)
+        .exclude(article__live_version__isnull=True, article__status__in=_NEVER_PUBLIC)
+        .annotate(
+            is_live=ExpressionWrapper(
+                Q(live_version__isnull=False, article__live_version__isnull=False),
+                output_field=BooleanField(),
+            )
         )
         .order_by()
         .first()

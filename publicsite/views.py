@@ -119,7 +119,13 @@ def article_detail(request, slug):
         raise Http404("No published article here.")
     version = article.live_version
     if version is None:
-        response = render(request, "articles/withdrawn.html", {"article": article}, status=410)
+        tombstone = {"title": article.title, "reason": article.withdrawn_reason}
+        response = render(
+            request,
+            "articles/withdrawn.html",
+            {"article": article, "tombstone": tombstone},
+            status=410,
+        )
         return last_modified(response, article.updated_at)
     page = page_for(article=article, version=version)
     response = render(
@@ -146,6 +152,8 @@ def translation_detail(request, *, slug: str, language: str):
     translation = selectors.translation_page(slug=slug, language=language)
     if translation is None:
         raise Http404("No published translation of this article.")
+    if not translation.is_live:
+        return translation_withdrawn(request, translation=translation)
     article, version = translation.article, translation.live_version
     current = article.live_version
     stale = (
@@ -171,6 +179,29 @@ def translation_detail(request, *, slug: str, language: str):
         },
     )
     return last_modified(response, max(version.published_at, current.published_at))
+
+
+def translation_withdrawn(request, *, translation):
+    """410 with the tombstone in the translation's language, as the English page does
+    for a withdrawn article. Withdrawn with its article, the reason given is the
+    article's (written in English); withdrawn on its own, the English page is still
+    there and is offered."""
+    article = translation.article
+    if article.live_version_id is None:
+        tombstone = {"reason": article.withdrawn_reason, "reason_language": settings.LANGUAGE_CODE}
+    else:
+        tombstone = {
+            "reason": translation.withdrawn_reason,
+            "english_url": translate_url(article.get_absolute_url(), settings.LANGUAGE_CODE),
+        }
+    tombstone["title"] = translation.published_title
+    response = render(
+        request,
+        "articles/withdrawn.html",
+        {"article": article, "tombstone": tombstone},
+        status=410,
+    )
+    return last_modified(response, max(article.updated_at, translation.updated_at))
 
 
 @require_safe

@@ -22,6 +22,7 @@ from articles.models import ArticleTranslation, ArticleVersion, TranslationVersi
 from articles.rendering import parse_body
 from articles.services.snapshots import snapshot_bibliography_text
 from articles.services.versions import reviewer_public_fields, snapshot_render, snapshot_verify
+from articles.signals import send_after_commit, translation_published, translation_withdrawn
 
 
 class TranslationConflictError(Exception):
@@ -177,6 +178,7 @@ def translation_version_publish(*, version: TranslationVersion, at=None) -> Tran
     translation.status = ArticleTranslation.Status.PUBLISHED
     translation.withdrawn_reason = ""
     translation.save(update_fields=["live_version", "status", "withdrawn_reason", "updated_at"])
+    send_after_commit(translation_published, article=translation.article, translation=translation)
     return version
 
 
@@ -193,3 +195,4 @@ def translation_withdraw(*, translation: ArticleTranslation, reason: str, at=Non
     translation.status = ArticleTranslation.Status.WITHDRAWN
     translation.withdrawn_reason = reason
     translation.save(update_fields=["live_version", "status", "withdrawn_reason", "updated_at"])
+    send_after_commit(translation_withdrawn, article=translation.article, translation=translation)

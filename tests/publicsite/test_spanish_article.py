@@ -9,11 +9,13 @@ import pytest
 from editorial.services.workflow import article_withdraw
 from tests.editorial import test_translations
 from tests.editorial.test_translations import new_source_version, through_review
+from tests.publicsite import test_caching
 
 # The translation fixtures of the workflow tests: Spanish readers on the team, and a
 # draft translation of the test article.
 fluent = test_translations.fluent
 translation = test_translations.translation
+purge_server = test_caching.purge_server
 
 pytestmark = pytest.mark.django_db
 
@@ -93,11 +95,52 @@ def test_a_claim_changed_in_english_carries_a_notice_until_retranslated(
     assert "translation-stale" not in html_of(client.get("/articles/test-article/"))
 
 
-def test_the_translation_is_never_shown_when_the_article_is_not_live(client, published, team):
+def test_a_translation_withdrawn_with_its_article_answers_410_in_spanish(client, published, team):
     article = published.article
     article_withdraw(article=article, user=team["publisher"], reason="Superseded.")
 
+    response = client.get(URL)
+    html = html_of(response)
+
+    # As the English page does (test_withdrawn_article_answers_410_with_a_tombstone).
+    assert response.status_code == client.get("/articles/test-article/").status_code == 410
+    assert '<html lang="es">' in html
+    assert "<h1>Este artículo se ha retirado</h1>" in html
+    assert "Hemos retirado «Artículo de prueba» y ya no lo publicamos." in html
+    # The reason is the editors' own words, in English, and says so.
+    assert '<strong>Motivo:</strong> <span lang="en">Superseded.</span>' in html
+    assert '<meta name="robots" content="noindex">' in html
+    assert "Una sola infusión" not in html and "This article has been withdrawn" not in html
+    assert "Read this article in English" not in html and "Lea este artículo en inglés" not in html
+
+
+def test_a_translation_withdrawn_on_its_own_answers_410_and_offers_the_english(client, published):
+    from articles.services.translations import translation_withdraw
+
+    translation_withdraw(translation=published, reason="Se está revisando la traducción.")
+
+    response = client.get(URL)
+    html = html_of(response)
+
+    assert response.status_code == 410
+    assert "Hemos retirado «Artículo de prueba» y ya no lo publicamos." in html
+    assert "<strong>Motivo:</strong> Se está revisando la traducción." in html
+    assert '<a href="/articles/test-article/" hreflang="en">Lea este artículo en inglés</a>' in html
+    assert client.get("/articles/test-article/").status_code == 200
+
+
+def test_a_spanish_tombstone_costs_one_query(client, published, team, django_assert_num_queries):
+    article_withdraw(article=published.article, user=team["publisher"], reason="Superseded.")
+
+    with django_assert_num_queries(1):
+        assert client.get(URL).status_code == 410
+
+
+def test_a_translation_never_published_has_no_tombstone(client, translation, team):
+    article_withdraw(article=translation.article, user=team["publisher"], reason="Superseded.")
+
     assert client.get(URL).status_code == 404
+    assert client.get("/articles/test-article/").status_code == 410
 
 
 def test_spanish_lists_show_only_translated_articles_in_spanish(client, published, tmp_path):
@@ -185,3 +228,18 @@ def test_the_sitemap_lists_each_page_in_its_languages_with_alternates(client, pu
     assert "<loc>http://testserver/articles/only-english/</loc>" in xml
     assert "/es/articles/only-english/" not in xml
     assert "<loc>http://testserver/es/editorial-policy/</loc>" in xml
+
+
+def test_publishing_or_withdrawing_a_translation_purges_its_pages(
+    translation, fluent, purge_server, django_capture_on_commit_callbacks
+):
+    from articles.services.translations import translation_withdraw
+
+    with django_capture_on_commit_callbacks(execute=True):
+        through_review(translation, fluent)
+    assert URL in purge_server.purged and "/es/" in purge_server.purged
+
+    purge_server.purged.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        translation_withdraw(translation=translation, reason="En revisión.")
+    assert URL in purge_server.purged and "/es/feed/" in purge_server.purged
