@@ -7,9 +7,11 @@ page carries the reader's CSRF token.
 """
 
 from django import forms
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.text import format_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -59,16 +61,36 @@ def _claim_label(claim) -> str:
     return text if len(text) <= 90 else text[:87] + "..."
 
 
+def _page(slug: str):
+    """(article, the version the reader read, its claims) for the active language, or
+    None. In a translation language (/es/), the live translation: its title and its
+    claims' translated text, limited to the claims the live English version still has
+    (claim ids are the same in every language; a report is about one of those)."""
+    language = get_language()
+    if language == settings.LANGUAGE_CODE:
+        article = selectors.published_article(slug=slug)
+        if article is None or article.live_version is None:
+            return None
+        return article, article.live_version, version_claims(article.live_version)
+    translation = selectors.translation_page(slug=slug, language=language)
+    if translation is None or not translation.is_live:
+        return None
+    article, version = translation.article, translation.live_version
+    live_ids = {claim["id"] for claim in version_claims(article.live_version)}
+    claims = [claim for claim in version_claims(version) if claim["id"] in live_ids]
+    return article, version, claims
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def report_problem(request, slug):
-    """The "Report a problem" form. Never cached: it carries the reader's CSRF token.
-    It writes only through `editorial.services.reports.report_submit`."""
-    article = selectors.published_article(slug=slug)
-    if article is None or article.live_version is None:
+    """The "Report a problem" form, in the language of the page it was opened from.
+    Never cached: it carries the reader's CSRF token. It writes only through
+    `editorial.services.reports.report_submit`."""
+    page = _page(slug)
+    if page is None:
         raise Http404("No published article here.")
-    version = article.live_version
-    claims = version_claims(version)
+    article, version, claims = page
     if request.method == "POST":
         form = ReportForm(request.POST, claims=claims)
         if form.is_valid():
@@ -83,10 +105,11 @@ def report_problem(request, slug):
                     description=form.cleaned_data["description"],
                     email=form.cleaned_data["email"],
                     address=client_ip(request) or "",
+                    language=get_language(),
                 )
             except ReportRejected as error:
                 form.add_error(None, str(error))
-                status = 429 if "Too many" in str(error) else 400
+                status = 429 if error.too_many else 400
                 return render(
                     request,
                     "articles/report_form.html",

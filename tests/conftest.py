@@ -60,6 +60,18 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the site's language: the locale middleware activates the
+    language of the last request's path for the thread, so a test that ended on a
+    /es/ page would otherwise leave `reverse()` in the next test prefixing /es/."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per user; tests do not test the hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

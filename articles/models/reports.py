@@ -67,6 +67,11 @@ class ReaderReport(models.Model):
     kind = models.CharField(max_length=20, choices=ReaderReportKind)
     description = models.TextField(max_length=2000)
     email = models.EmailField(blank=True)
+    # The language of the page the reader reported from (issue 18): a report from /es/
+    # is about the Spanish text, and its reply is written in Spanish.
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     state = models.CharField(
         max_length=10, choices=ReaderReportState, default=ReaderReportState.NEW
     )

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from articles.models import Article, ArticleStatus, ReaderReport, ReviewEvent
 from editorial.services.workflow import WorkflowError, article_submit
@@ -33,7 +34,12 @@ CHANGE_NOTE = "Corrected after a reader report."
 
 
 class ReportRejected(Exception):
-    pass
+    """Why a report was not stored, in the reader's language (the form shows it).
+    `too_many` is set when the address is over the rate limit (the form answers 429)."""
+
+    def __init__(self, message: str, *, too_many: bool = False):
+        super().__init__(message)
+        self.too_many = too_many
 
 
 def _rate_key(address: str) -> str:
@@ -55,25 +61,41 @@ def rate_limited(address: str) -> bool:
 
 
 def report_submit(
-    *, article: Article, claim_key: str, kind: str, description: str, email: str = "", address: str
+    *,
+    article: Article,
+    claim_key: str,
+    kind: str,
+    description: str,
+    email: str = "",
+    address: str,
+    language: str = settings.LANGUAGE_CODE,
 ) -> ReaderReport:
     if rate_limited(address):
-        raise ReportRejected("Too many reports from this address; please try again later.")
+        raise ReportRejected(
+            gettext("Too many reports from this address; please try again later."),
+            too_many=True,
+        )
     live = article.live_version
     live_keys = {claim["id"] for claim in (live.snapshot.get("claims", []) if live else [])}
     if claim_key and claim_key not in live_keys:
-        raise ReportRejected("That claim is not on this page.")
+        raise ReportRejected(gettext("That claim is not on this page."))
+    if language not in dict(settings.LANGUAGES):
+        raise ReportRejected(gettext("That is not a language of this site."))
     if kind not in ReaderReport.Kind.values:
-        raise ReportRejected("Choose what is wrong.")
+        raise ReportRejected(gettext("Choose what is wrong."))
     description = description.strip()
     if not description or len(description) > DESCRIPTION_MAX:
-        raise ReportRejected(f"Describe the problem in up to {DESCRIPTION_MAX} characters.")
+        raise ReportRejected(
+            gettext("Describe the problem in up to %(limit)s characters.")
+            % {"limit": DESCRIPTION_MAX}
+        )
     return ReaderReport.objects.create(
         article=article,
         claim_key=claim_key,
         kind=kind,
         description=description,
         email=email.strip(),
+        language=language,
     )
 
 

@@ -243,3 +243,71 @@ def test_publishing_or_withdrawing_a_translation_purges_its_pages(
     with django_capture_on_commit_callbacks(execute=True):
         translation_withdraw(translation=translation, reason="En revisión.")
     assert URL in purge_server.purged and "/es/feed/" in purge_server.purged
+
+
+# --- the reader's report form in Spanish ----------------------------------------------
+
+REPORT_URL = "/es/articles/test-article/report/"
+
+
+def test_the_spanish_page_links_its_claims_to_the_spanish_report_form(client, published):
+    html = html_of(client.get(URL))
+
+    assert f'href="{REPORT_URL}?claim=rapid-onset"' in html
+    assert 'href="/articles/test-article/report/' not in html
+
+
+def test_the_spanish_report_form_shows_the_spanish_title_and_claims(client, published):
+    response = client.get(REPORT_URL + "?claim=rapid-onset")
+    html = html_of(response)
+
+    assert response.status_code == 200
+    assert '<html lang="es">' in html
+    assert "Informar de un problema con «Artículo de prueba»" in html
+    assert (
+        '<option value="rapid-onset" selected>Una sola infusión redujo los síntomas a las '
+        "24 horas</option>"
+    ) in html
+    assert '<option value="veterans">El mayor ensayo en veteranos fue negativo</option>' in html
+    assert "A single infusion" not in html and "Test article" not in html
+    assert f'action="{REPORT_URL}"' in html
+    assert 'href="/es/articles/test-article/"' in html
+
+
+def test_a_report_sent_from_the_spanish_page_records_spanish(client, published):
+    from articles.models import ReaderReport
+
+    client.post(
+        REPORT_URL,
+        {"claim": "veterans", "kind": "unclear", "description": "No se entiende."},
+    )
+    client.post(
+        "/articles/test-article/report/",
+        {"claim": "veterans", "kind": "unclear", "description": "Unclear."},
+    )
+
+    languages = dict(ReaderReport.objects.values_list("description", "language"))
+    assert languages == {"No se entiende.": "es", "Unclear.": "en"}
+
+
+def test_a_refused_spanish_report_says_why_in_spanish(client, published):
+    from editorial.services import reports
+
+    fields = {"claim": "veterans", "kind": "wrong", "description": "Falta un dato."}
+    for _ in range(reports.RATE_LIMIT):
+        assert client.post(REPORT_URL, fields).status_code == 200
+    response = client.post(REPORT_URL, fields)
+
+    assert response.status_code == 429
+    assert "Recibimos demasiados avisos desde esta dirección" in html_of(response)
+    assert "Too many" not in html_of(response)
+
+
+def test_no_spanish_report_form_without_a_live_translation(client, translation, published_article):
+    assert client.get(REPORT_URL).status_code == 404
+    assert client.get("/articles/test-article/report/").status_code == 200
+
+
+def test_the_spanish_report_form_costs_one_query(client, published, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert client.get(REPORT_URL).status_code == 200
