@@ -21,6 +21,7 @@ _VIEW_ALL = [
     "articles.view_reviewevent",
     "articles.view_evidencefactchange",
     "articles.view_topic",
+    "articles.view_topictranslation",
     "articles.view_staffprofile",
     "articles.view_literaturesearch",
     "articles.view_searchclaim",
@@ -64,6 +65,10 @@ ROLE_PERMISSIONS = {
         "articles.change_article",
         "articles.add_topic",
         "articles.change_topic",
+        # A topic's names in the translation languages (the topic page's inline).
+        "articles.add_topictranslation",
+        "articles.change_topictranslation",
+        "articles.delete_topictranslation",
         "articles.change_citation",
         *_TRANSLATE,
     ],
@@ -90,7 +95,7 @@ def roles_ensure(*, group_model, permission_model) -> list[str]:
 def roles_migrate(apps, schema_editor) -> None:
     """A data migration's step (RunPython): create the permissions of the models the
     migration state has so far, then set every role to ROLE_PERMISSIONS. Migrations 0003
-    (the roles), 0007, 0010 and 0012 (new models and permissions) run it."""
+    (the roles), 0007, 0010, 0012 and 0014 (new models and permissions) run it."""
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():

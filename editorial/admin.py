@@ -29,6 +29,7 @@ from articles.models import (
     SecurityEvent,
     StaffProfile,
     Topic,
+    TopicTranslation,
 )
 from editorial import (  # admin_reports, _translations and _watch register their models' admins
     admin_editor,
@@ -95,11 +96,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TopicTranslationInline(admin.TabularInline):
+    """The topic's name (and description) on the public site in each translation
+    language; without one, readers there see the English name."""
+
+    model = TopicTranslation
+    extra = 1
+    fields = ["language", "name", "description"]
+
+
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    search_fields = ["name"]
+    search_fields = ["name", "translations__name"]
+    inlines = [TopicTranslationInline]
 
 
 class ReviewDueFilter(admin.SimpleListFilter):

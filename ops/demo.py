@@ -11,7 +11,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from articles.articlefile import read_article_file
-from articles.models import Article, ArticleStatus, ArticleTranslation, StaffProfile, Topic
+from articles.models import (
+    Article,
+    ArticleStatus,
+    ArticleTranslation,
+    StaffProfile,
+    Topic,
+    TopicTranslation,
+)
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
 from articles.services.citations import citation_apply_csl, citation_upsert
 from articles.services.drafts import article_import
@@ -75,6 +82,18 @@ DEMO_TOPICS = {
     "ptsd": ("PTSD", "Post-traumatic stress disorder: what it is and how it is treated."),
     "basics": ("The basics", "Start here: what PTSD is and how it is diagnosed."),
     "treatments": ("Treatments", "Therapies and medicines, and the evidence behind them."),
+}
+# The same topics on the Spanish site (TopicTranslation), set before the translations
+# are approved, so their pages carry these names.
+DEMO_TOPIC_TRANSLATIONS = {
+    "es": {
+        "ptsd": ("TEPT", "El trastorno de estrés postraumático: qué es y cómo se trata."),
+        "basics": ("Lo básico", "Empiece aquí: qué es el TEPT y cómo se diagnostica."),
+        "treatments": (
+            "Tratamientos",
+            "Terapias y medicamentos, y la evidencia que los respalda.",
+        ),
+    },
 }
 
 
@@ -142,6 +161,13 @@ def demo_load(*, force: bool = False) -> list[str]:
     users = demo_users_ensure()
     for slug, (name, description) in DEMO_TOPICS.items():
         Topic.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
+    for language, topics in DEMO_TOPIC_TRANSLATIONS.items():
+        for slug, (name, description) in topics.items():
+            TopicTranslation.objects.get_or_create(
+                topic=Topic.objects.get(slug=slug),
+                language=language,
+                defaults={"name": name, "description": description},
+            )
     demo_citations_refresh()
     loaded = []
     for slug in DEMO_ARTICLES:

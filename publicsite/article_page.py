@@ -281,7 +281,7 @@ def translation_page_parts(*, translation, stale: list, updated_at) -> dict:
         next_review_due=source.next_review_due,
         translation_reviewer=version.reviewer_name,
     )
-    topics = version_topics(source)
+    topics = version_topics(version)  # named in its language when it was approved
     context = {
         "article": SimpleNamespace(slug=translation.article.slug),
         "version": page_version,

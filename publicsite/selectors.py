@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce, NullIf
 from django.utils.translation import get_language
 
 from articles.models import Article, ArticleTranslation, ArticleVersion, Topic, TranslationVersion
@@ -151,8 +152,9 @@ def recently_reviewed_articles(*, limit: int = 5) -> QuerySet[Article]:
     )[:limit]
 
 
-def topics_with_articles() -> QuerySet[Topic]:
-    """Topics that have at least one live article, with how many (one query)."""
+def live_topics() -> QuerySet[Topic]:
+    """Topics that have at least one live article, with how many (one query). In a
+    translation language, only articles with a published translation there count."""
     live = Q(articles__live_version__isnull=False)
     if (language := _translation_language()) is not None:
         live &= Q(
@@ -166,8 +168,36 @@ def topics_with_articles() -> QuerySet[Topic]:
     )
 
 
+def topics_with_articles() -> list[Topic]:
+    """`live_topics`, named in the active language (`_topics_named`; one query)."""
+    return _topics_named(live_topics(), _translation_language())
+
+
 def topic(*, slug: str) -> Topic | None:
-    return Topic.objects.filter(slug=slug).first()
+    """The topic at `slug`, named in the active language (one query)."""
+    return next(
+        iter(_topics_named(Topic.objects.filter(slug=slug)[:1], _translation_language())), None
+    )
+
+
+def _topics_named(topics: QuerySet[Topic], language: str | None) -> list[Topic]:
+    """`topics`, evaluated, with `name` and `description` in `language` (a translation
+    language, or None for English) from TopicTranslation, in the same query. A topic
+    without a name there keeps its English name, and no description (the page then
+    says what every topic page says, in the reader's language, rather than English)."""
+    if language is None:
+        return list(topics)
+    topics = topics.annotate(
+        local=FilteredRelation("translations", condition=Q(translations__language=language)),
+        local_name=Coalesce(NullIf(F("local__name"), Value("")), F("name")),
+        local_description=F("local__description"),
+    )
+    if not topics.query.is_sliced:
+        topics = topics.order_by("local_name", "pk")
+    named = list(topics)
+    for each in named:
+        each.name, each.description = each.local_name, each.local_description or ""
+    return named
 
 
 def topic_articles(*, topic: Topic) -> QuerySet[Article]:

@@ -42,7 +42,7 @@ class TopicSitemap(LanguagesSitemap):
     priority = 0.5
 
     def items(self):
-        return list(selectors.topics_with_articles().only("slug"))
+        return list(selectors.live_topics().only("slug"))
 
     def location(self, topic):
         return reverse("articles:topic", kwargs={"slug": topic.slug})

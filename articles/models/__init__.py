@@ -48,6 +48,7 @@ from articles.models.reports import (
 )
 from articles.models.translations import (
     ArticleTranslation,
+    TopicTranslation,
     TranslationEvent,
     TranslationEventKind,
     TranslationStatus,
@@ -99,6 +100,7 @@ __all__ = [
     "StaffProfile",
     "StudyDesign",
     "Topic",
+    "TopicTranslation",
     "TranslationEvent",
     "TranslationEventKind",
     "TranslationStatus",

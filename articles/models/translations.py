@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from articles.models.common import choices_constraint
-from articles.models.content import Article
+from articles.models.content import Article, Topic
 from articles.models.versions import ArticleVersion
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
@@ -196,3 +196,32 @@ class TranslationEvent(models.Model):
 
     def __str__(self):
         return f"{self.translation}: {self.kind} {self.from_state}->{self.to_state}"
+
+
+class TopicTranslation(models.Model):
+    """A topic's name and description in one translation language, for the public site
+    in that language (its topic list and page, and the topics of a translation, frozen
+    into the translation's snapshot when it is approved). Without one, readers see the
+    English name."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(
+        max_length=3, choices=list(settings.PTSDINFO_TRANSLATION_LANGUAGES.items())
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["topic", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "language"], name="topic_translation_one_per_language"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__regex=LANGUAGE_PATTERN),
+                name="topic_translation_language_code",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} [{self.language}]"

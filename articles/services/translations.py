@@ -18,7 +18,12 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from articles.articlefile import write_article_text
-from articles.models import ArticleTranslation, ArticleVersion, TranslationVersion
+from articles.models import (
+    ArticleTranslation,
+    ArticleVersion,
+    TopicTranslation,
+    TranslationVersion,
+)
 from articles.rendering import parse_body
 from articles.services.snapshots import snapshot_bibliography_text
 from articles.services.versions import reviewer_public_fields, snapshot_render, snapshot_verify
@@ -64,6 +69,23 @@ def translation_reference(version: ArticleVersion) -> str:
     return f"{version.snapshot['slug']}@{version.number}"
 
 
+def translation_topic_names(translation: ArticleTranslation) -> dict[str, str]:
+    """The source's topics named in the translation's language (TopicTranslation), or
+    as the source version names them where a topic has no name in that language. A
+    translation version keeps them as its reviewer approved them, as an article version
+    keeps its English names. Not part of the content hash: the file names topics by slug."""
+    names = dict(translation.source_version.snapshot.get("topic_names") or {})
+    names.update(
+        TopicTranslation.objects.filter(
+            language=translation.language,
+            topic__slug__in=translation.source_version.snapshot.get("topics") or [],
+        )
+        .exclude(name="")
+        .values_list("topic__slug", "name")
+    )
+    return names
+
+
 def translation_snapshot(translation: ArticleTranslation) -> dict:
     """The translation's draft as plain data. Raises ArticleFormatError if the body does
     not parse; the facts are the source's (check them first: editorial's
@@ -83,7 +105,7 @@ def translation_snapshot(translation: ArticleTranslation) -> dict:
         "title": translation.title,
         "summary": translation.summary,
         "topics": source["topics"],
-        "topic_names": source.get("topic_names", {}),
+        "topic_names": translation_topic_names(translation),
         "audience": source["audience"],
         "review_interval_months": source["review_interval_months"],
         "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in parsed],

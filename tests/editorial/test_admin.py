@@ -339,3 +339,30 @@ def test_citation_page_shows_where_it_is_used(client, team, article):
     ).content.decode()
 
     assert "claim veterans (supports)" in html
+
+
+def test_a_publisher_names_a_topic_in_spanish_on_its_admin_page(client, team):
+    from articles.models import Topic, TopicTranslation
+
+    topic = Topic.objects.create(slug="sleep", name="Sleep")
+    client.force_login(team["publisher"])
+    url = reverse("admin:articles_topic_change", args=[topic.pk])
+
+    response = client.post(
+        url,
+        {
+            "slug": "sleep",
+            "name": "Sleep",
+            "description": "",
+            "translations-TOTAL_FORMS": "1",
+            "translations-INITIAL_FORMS": "0",
+            "translations-0-language": "es",
+            "translations-0-name": "Sueño",
+            "translations-0-description": "Dormir con TEPT.",
+        },
+    )
+
+    assert response.status_code == 302
+    assert TopicTranslation.objects.get(topic=topic, language="es").name == "Sueño"
+    client.force_login(team["author"])
+    assert client.post(url, {"slug": "sleep", "name": "Renamed"}).status_code == 403

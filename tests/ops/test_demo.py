@@ -231,3 +231,12 @@ def test_ketamine_for_ptsd_is_published_in_spanish_and_up_to_date(demo, client):
     assert 'id="claim-fda-warning" class="claim" data-certainty="high"' in html
     home = client.get("/es/").content.decode()
     assert "Ketamina para el TEPT" in home and "¿Qué es el TEPT?" in home
+
+
+def test_the_demo_topics_have_spanish_names(demo, client):
+    topics = client.get("/es/topics/").content.decode()
+
+    assert '<a href="/es/topics/ptsd/">TEPT</a>' in topics
+    assert '<a href="/es/topics/treatments/">Tratamientos</a>' in topics
+    article = client.get("/es/articles/ketamine-for-ptsd/").content.decode()
+    assert '<a href="/es/topics/treatments/">Tratamientos</a>' in article

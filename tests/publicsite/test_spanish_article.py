@@ -311,3 +311,80 @@ def test_no_spanish_report_form_without_a_live_translation(client, translation, 
 def test_the_spanish_report_form_costs_one_query(client, published, django_assert_num_queries):
     with django_assert_num_queries(1):
         assert client.get(REPORT_URL).status_code == 200
+
+
+# --- topic names in Spanish -----------------------------------------------------------
+
+
+@pytest.fixture
+def named(translation, fluent):
+    """The "ptsd" topic named in Spanish before the translation is approved; the test
+    article's other topic, "treatments", has no Spanish name."""
+    from articles.models import Topic, TopicTranslation
+
+    TopicTranslation.objects.create(
+        topic=Topic.objects.get(slug="ptsd"),
+        language="es",
+        name="TEPT",
+        description="El trastorno de estrés postraumático.",
+    )
+    through_review(translation, fluent)
+    translation.refresh_from_db()
+    return translation
+
+
+def test_spanish_topic_pages_use_the_spanish_names(client, named):
+    topics = html_of(client.get("/es/topics/"))
+    assert '<a href="/es/topics/ptsd/">TEPT</a>' in topics
+    assert "<p>El trastorno de estrés postraumático.</p>" in topics
+    # No Spanish name: the English one, and no English description on a Spanish page.
+    assert '<a href="/es/topics/treatments/">Treatments</a>' in topics
+    assert (
+        '<a href="/es/topics/treatments/">Treatments</a> <span class="meta">(1 artículo)</span></li>'
+        in topics
+    )
+    # Sorted by the name readers see.
+    assert topics.index(">TEPT<") < topics.index(">Treatments<")
+
+    page = html_of(client.get("/es/topics/ptsd/"))
+    assert "<title>TEPT · ptsdinfo</title>" in page
+    assert "<h1>TEPT</h1>" in page
+    assert '<meta property="og:title" content="TEPT">' in page
+    assert '<p class="standfirst">El trastorno de estrés postraumático.</p>' in page
+
+    assert '<a href="/es/topics/ptsd/">TEPT</a>' in html_of(client.get("/es/"))
+    english = html_of(client.get("/topics/"))
+    assert '<a href="/topics/ptsd/">PTSD</a>' in english and "TEPT" not in english
+
+
+def test_the_spanish_article_names_its_topics_in_spanish(client, named):
+    html = html_of(client.get(URL))
+
+    assert '<li><a href="/es/topics/ptsd/">TEPT</a></li>' in html
+    assert '<li><a href="/es/topics/treatments/">Treatments</a></li>' in html
+    assert '"keywords": "TEPT, Treatments"' in html
+    english = html_of(client.get("/articles/test-article/"))
+    assert '<li><a href="/topics/ptsd/">PTSD</a></li>' in english and "TEPT" not in english
+
+
+def test_a_spanish_topic_name_given_after_approval_shows_on_topic_pages_at_once(client, published):
+    from articles.models import Topic, TopicTranslation
+
+    TopicTranslation.objects.create(
+        topic=Topic.objects.get(slug="ptsd"), language="es", name="TEPT"
+    )
+
+    assert "<h1>TEPT</h1>" in html_of(client.get("/es/topics/ptsd/"))
+    # The article keeps the names its translation was approved with.
+    assert '<a href="/es/topics/ptsd/">PTSD</a>' in html_of(client.get(URL))
+
+
+@pytest.mark.parametrize("url", ["/es/", "/es/topics/", "/es/topics/ptsd/", URL])
+def test_spanish_topic_names_cost_no_query(client, named, url, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as english:
+        client.get(url.removeprefix("/es"))
+    with django_assert_num_queries(len(english.captured_queries)):
+        assert client.get(url).status_code == 200
