@@ -50,7 +50,8 @@ SEARCH_CONFIG = "english"
 # PostgreSQL ranks at most this many matches, the most recently reviewed (limited
 # ranking, issue 16); more matches than this are reported as "RANK_LIMIT or more".
 RANK_LIMIT = 500
-# The text-search configuration for each translation language (issue 18).
+# The text-search configuration for each translation language (issue 18); migration
+# 0014's generated `search_vector` on translation versions uses the same ones.
 TRANSLATION_SEARCH_CONFIGS = {"es": "spanish"}
 # Private-use characters mark highlights inside ts_headline output; the stored text
 # never contains them (articles.plaintext.document_text drops them), so escaping
@@ -240,19 +241,42 @@ def _postgres_hit(version) -> SearchHit:
 def search_translations(*, query: SearchQuery, page, language: str) -> Page:
     """One page of the live translations in `language` matching `query` (two queries).
 
-    PostgreSQL: the same websearch syntax, with the language's text-search
-    configuration (`spanish`: its stemming and stop words), over title (A), summary (B)
-    and the translated page (C; the parser skips the HTML tags). Computed per query,
-    not stored and indexed as the English vector is: fine for a few hundred translations
-    (docs/i18n.md). Elsewhere, the fallback's every-term-must-appear match. The snippet
-    is the translation's summary."""
+    PostgreSQL: as English (`_postgres_matches`), over the stored, GIN-indexed
+    `search_vector` migration 0014 generates on translation versions with the
+    language's text-search configuration (`spanish`: its stemming and stop words; title
+    A, summary B, the page's text C), `websearch_to_tsquery` in that configuration, the
+    same limited ranking and a `ts_headline` snippet. Elsewhere, the fallback's
+    every-term-must-appear match over title, summary and search text, with the summary
+    as the snippet."""
+    if connection.vendor == "postgresql":
+        versions, count = _postgres_translation_matches(query.text, language)
+        paginator = Paginator(versions, PAGE_SIZE)
+        paginator.__dict__["count"] = count  # known: no count query
+        result = paginator.get_page(page)
+        result.capped = count >= RANK_LIMIT
+        result.object_list = [
+            _translation_hit(version, snippet=_headline_snippet(version))
+            for version in result.object_list
+        ]
+        return result
+    groups = _fallback_terms(query.text)
+    if not groups:
+        return Paginator([], PAGE_SIZE).get_page(1)
+    condition = Q()
+    for group in groups:
+        group_condition = Q()
+        for term, negated in group:
+            matches = (
+                Q(title__icontains=term)
+                | Q(summary__icontains=term)
+                | Q(search_text__icontains=term)
+            )
+            group_condition &= ~matches if negated else matches
+        condition |= group_condition
     versions = (
-        TranslationVersion.objects.filter(
-            language=language,
-            translation__live_version=F("pk"),
-            translation__article__live_version__isnull=False,
-        )
+        _live_translation_versions(language)
         .select_related("translation__article", "source_version")
+        .filter(condition)
         .only(
             "title",
             "summary",
@@ -260,51 +284,100 @@ def search_translations(*, query: SearchQuery, page, language: str) -> Page:
             "translation__article__slug",
             "source_version__last_reviewed",
         )
+        .order_by("title", "pk")
     )
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery as TsQuery
-        from django.contrib.postgres.search import SearchRank, SearchVector
-
-        config = TRANSLATION_SEARCH_CONFIGS.get(language, "simple")
-        vector = (
-            SearchVector("title", weight="A", config=config)
-            + SearchVector("summary", weight="B", config=config)
-            + SearchVector("html", weight="C", config=config)
-        )
-        tsquery = TsQuery(query.text, search_type="websearch", config=config)
-        versions = (
-            versions.alias(document=vector)
-            .filter(document=tsquery)
-            .annotate(rank=SearchRank(vector, tsquery))
-            .order_by("-rank", "title", "pk")
-        )
-    else:
-        groups = _fallback_terms(query.text)
-        if not groups:
-            return Paginator([], PAGE_SIZE).get_page(1)
-        condition = Q()
-        for group in groups:
-            group_condition = Q()
-            for term, negated in group:
-                matches = (
-                    Q(title__icontains=term) | Q(summary__icontains=term) | Q(html__icontains=term)
-                )
-                group_condition &= ~matches if negated else matches
-            condition |= group_condition
-        versions = versions.filter(condition).order_by("title", "pk")
     result = Paginator(versions, PAGE_SIZE).get_page(page)
     result.object_list = [
-        SearchHit(
-            slug=version.translation.article.slug,
-            title=version.title,
-            summary=version.summary,
-            snippet=escape(version.summary),
-            last_reviewed=version.source_version.last_reviewed,
-            language=version.language,
-        )
-        for version in result.object_list
+        _translation_hit(version, snippet=escape(version.summary)) for version in result.object_list
     ]
     return result
+
+
+def _live_translation_versions(language: str) -> QuerySet:
+    """Translation versions in `language` that are the live page of a translation of a
+    live article."""
+    return TranslationVersion.objects.filter(
+        language=language,
+        translation__live_version=F("pk"),
+        translation__article__live_version__isnull=False,
+    )
+
+
+class StoredTranslationVector(Expression):
+    """The `search_vector` column migration 0014 generates on translation versions on
+    PostgreSQL, in the configuration of each version's language."""
+
+    def __init__(self):
+        from django.contrib.postgres.search import SearchVectorField
+
+        super().__init__(output_field=SearchVectorField())
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name(TranslationVersion._meta.db_table)
+        return f"{table}.search_vector", []
+
+
+def _postgres_translation_matches(text: str, language: str) -> tuple[QuerySet, int]:
+    """As `_postgres_matches`: the ids of the RANK_LIMIT most recently approved
+    matching live versions (no count query), then those ranked, with a headline for
+    the rows on the page."""
+    from django.contrib.postgres.search import SearchHeadline, SearchRank
+    from django.contrib.postgres.search import SearchQuery as TsQuery
+
+    config = TRANSLATION_SEARCH_CONFIGS.get(language, "simple")
+    tsquery = TsQuery(text, search_type="websearch", config=config)
+    ids = list(
+        TranslationVersion.objects.filter(pk__in=_live_translation_versions(language).values("pk"))
+        .alias(document=StoredTranslationVector())
+        .filter(document=tsquery)
+        .order_by("-approved_at", "-pk")
+        .values_list("pk", flat=True)[:RANK_LIMIT]
+    )
+    ranked = (
+        TranslationVersion.objects.filter(pk__in=ids)
+        .select_related("translation__article", "source_version")
+        .annotate(
+            rank=SearchRank(StoredTranslationVector(), tsquery),
+            headline=SearchHeadline(
+                "search_text",
+                tsquery,
+                config=config,
+                start_sel=_MARK_OPEN,
+                stop_sel=_MARK_CLOSE,
+                max_words=30,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        .only(
+            "title",
+            "summary",
+            "language",
+            "approved_at",
+            "translation__article__slug",
+            "source_version__last_reviewed",
+        )
+        .order_by("-rank", "-approved_at", "title", "pk")
+    )
+    return ranked, len(ids)
+
+
+def _headline_snippet(version) -> SafeString:
+    headline = version.headline or ""
+    # Without a mark the words matched only the title or summary: show the summary.
+    return _marked(headline) if _MARK_OPEN in headline else escape(version.summary)
+
+
+def _translation_hit(version, *, snippet) -> SearchHit:
+    return SearchHit(
+        slug=version.translation.article.slug,
+        title=version.title,
+        summary=version.summary,
+        snippet=snippet,
+        last_reviewed=version.source_version.last_reviewed,
+        language=version.language,
+    )
 
 
 def _marked(headline: str) -> SafeString:

@@ -112,6 +112,10 @@ class TranslationVersion(models.Model):
     summary = models.TextField(blank=True)
     snapshot = models.JSONField()
     html = models.TextField(help_text="The rendered, sanitised body and reference list.")
+    # The page's prose as plain text, for search (articles.plaintext.document_text, as
+    # ArticleVersion.search_text). On PostgreSQL migration 0014 derives a stored,
+    # GIN-indexed `search_vector` from title, summary and this (publicsite/search.py).
+    search_text = models.TextField(blank=True, editable=False)
     content_hash = models.CharField(max_length=64)
     translator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"

@@ -24,6 +24,7 @@ from articles.models import (
     TopicTranslation,
     TranslationVersion,
 )
+from articles.plaintext import document_text
 from articles.rendering import parse_body
 from articles.services.snapshots import snapshot_bibliography_text
 from articles.services.versions import reviewer_public_fields, snapshot_render, snapshot_verify
@@ -176,6 +177,7 @@ def translation_version_create(
         summary=snapshot["summary"],
         snapshot=snapshot,
         html=html,
+        search_text=document_text(html),
         content_hash=translation_hash(snapshot),
         translator=translator,
         reviewer=reviewer,

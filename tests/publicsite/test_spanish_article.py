@@ -181,6 +181,86 @@ def test_spanish_search_uses_spanish_stemming_on_postgresql(client, published, o
     assert '<a href="/es/articles/test-article/">' in html
 
 
+def test_a_translation_version_stores_its_search_text_which_never_changes(published):
+    from django.db import DatabaseError, IntegrityError, transaction
+
+    from articles.models import TranslationVersion
+
+    version = published.live_version
+    assert "Una sola infusión redujo los síntomas a las 24 horas" in version.search_text
+    assert "Certeza" not in version.search_text and "certainty" not in version.search_text
+    with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+        TranslationVersion.objects.filter(pk=version.pk).update(search_text="otra cosa")
+
+
+def test_spanish_search_stored_vector_weights_title_summary_and_text(published, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT search_vector::text FROM articles_translationversion WHERE id = %s",
+            [published.live_version_id],
+        )
+        vector = cursor.fetchone()[0]
+
+    # Spanish stems ("articul", accents dropped), Spanish stop words left out.
+    assert "'articul':1A" in vector
+    assert re.search(r"'investig':\d+B", vector)
+    assert re.search(r"'infusion':\d+C", vector)
+    assert "'la':" not in vector and "'de':" not in vector
+
+
+def test_spanish_search_can_use_the_gin_index(published, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    from django.contrib.postgres.search import SearchQuery
+    from django.db import connection
+
+    from articles.models import TranslationVersion
+    from publicsite.search import StoredTranslationVector
+
+    tsquery = SearchQuery("infusiones", search_type="websearch", config="spanish")
+    queryset = TranslationVersion.objects.alias(document=StoredTranslationVector()).filter(
+        document=tsquery
+    )
+    # As test_postgres_search_uses_the_gin_index: with the other plans switched off on
+    # this tiny table, the GIN index is what remains.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        plan = queryset.explain()
+
+    assert "articles_translationversion_search_gin" in plan
+    assert queryset.count() == 1
+
+
+def test_spanish_search_quotes_the_matching_text_on_postgresql(client, published, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+
+    html = html_of(client.get("/es/search/?q=ensayo+veteranos"))
+
+    assert "El mayor <mark>ensayo</mark> en <mark>veteranos</mark> fue negativo" in html
+
+
+def test_spanish_search_ranks_only_the_most_recent_matches_and_says_so(
+    client, published, on_postgres, monkeypatch
+):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    import publicsite.search
+
+    monkeypatch.setattr(publicsite.search, "RANK_LIMIT", 1)
+
+    page = publicsite.search.search_published(
+        query=publicsite.search.search_query_clean("infusión"), language="es"
+    )
+
+    assert (page.paginator.count, page.capped, len(page.object_list)) == (1, True, 1)
+
+
 def test_spanish_search_costs_two_queries(client, published, django_assert_num_queries):
     with django_assert_num_queries(2):
         assert client.get("/es/search/?q=infusión").status_code == 200
