@@ -40,7 +40,7 @@ from django.db.models import (
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from articles.models import ArticleVersion, TranslationVersion
+from articles.models import ArticleTranslation, ArticleVersion, TranslationVersion
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 10
@@ -326,8 +326,14 @@ def _postgres_translation_matches(text: str, language: str) -> tuple[QuerySet, i
 
     config = TRANSLATION_SEARCH_CONFIGS.get(language, "simple")
     tsquery = TsQuery(text, search_type="websearch", config=config)
+    # As `_postgres_candidates`: the live versions as a plain list of ids (the live
+    # version of each translation of a live article), which the planner can semi-join
+    # after the GIN match for a rare word, or walk for a frequent one.
+    live = ArticleTranslation.objects.filter(
+        language=language, article__live_version__isnull=False
+    ).values("live_version")
     ids = list(
-        TranslationVersion.objects.filter(pk__in=_live_translation_versions(language).values("pk"))
+        TranslationVersion.objects.filter(language=language, pk__in=live)
         .alias(document=StoredTranslationVector())
         .filter(document=tsquery)
         .order_by("-approved_at", "-pk")
