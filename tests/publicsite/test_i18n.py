@@ -186,3 +186,34 @@ def test_the_unmarked_text_check_finds_unmarked_text():
         "x",
         "Go",
     ]
+
+
+def test_the_static_error_pages_say_the_essentials_in_both_languages():
+    """500.html and 503.html cannot use the catalogue (they render when something has
+    failed), so each says what happened, what to do and where help is in English and,
+    marked lang="es", in Spanish."""
+    from django.template.loader import render_to_string
+
+    server_error = render_to_string("500.html")
+    spanish = server_error[server_error.index('<section lang="es"') :]
+    assert "Something went wrong on our side" in server_error
+    assert "Lo sentimos: no pudimos mostrar esta página." in spanish
+    assert '<a href="/es/" hreflang="es">página de inicio</a>' in spanish
+
+    unavailable = render_to_string("503.html")
+    spanish = unavailable[unavailable.index('<div lang="es">') :]
+    assert "ptsdinfo is briefly unavailable" in unavailable
+    assert "ptsdinfo no está disponible por un momento" in spanish
+    assert "marque 2 para hablar en español" in spanish and "AYUDA" in spanish
+
+
+def test_a_server_error_on_a_spanish_page_gives_spanish_crisis_help(client):
+    from unittest import mock
+
+    client.raise_request_exception = False
+    with mock.patch("publicsite.views.selectors.published_articles", side_effect=RuntimeError):
+        response = client.get("/es/articles/")
+
+    assert response.status_code == 500
+    assert "marque 2 para hablar en español" in html_of(response)
+    assert "Lo sentimos: no pudimos mostrar esta página." in html_of(response)

@@ -293,6 +293,11 @@ def test_the_spanish_feed_lists_the_published_translations(client, published, tm
     assert "Only in English" in english and "Artículo de prueba" not in english
 
 
+def test_the_spanish_feed_costs_one_query(client, published, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert client.get("/es/feed/").status_code == 200
+
+
 def test_the_sitemap_lists_each_page_in_its_languages_with_alternates(client, published, tmp_path):
     from tests.publicsite.test_public_pages import published_article
 
