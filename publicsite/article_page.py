@@ -25,12 +25,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import CharField, F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Cast, Concat
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.template.loader import get_template, render_to_string
@@ -40,8 +41,9 @@ from django.utils.html import escape
 from django.utils.translation import gettext, gettext_noop, override
 
 from articles.markup import CERTAINTY_LABELS
-from articles.models import Article, ArticleVersion, Topic
-from articles.signals import article_published
+from articles.models import Article, ArticleTranslation, ArticleVersion, Topic, TranslationVersion
+from articles.signals import article_published, translation_published
+from articles.translation_changes import claims_changed_between
 from publicsite import selectors
 from publicsite.structured_data import medical_web_page_static, medical_web_page_urls
 from publicsite.templatetags.articles_tags import ld_json_script, ld_json_text
@@ -164,10 +166,10 @@ def page_store(*, article: Article) -> bool:
     return True
 
 
-def pages_refresh(*, batch: int = 500, progress=None) -> int:
+def pages_refresh(*, batch: int = 500, progress=None, translations: bool = True) -> int:
     """Store a fresh page for every live version whose stored one is stale (templates
-    changed since it was rendered). `progress(label, done, total)` is called as it goes.
-    Returns how many were rendered."""
+    changed since it was rendered), and then (`translations`) of every live translation.
+    `progress(label, done, total)` is called as it goes. Returns how many were rendered."""
     stale = (
         Article.objects.filter(live_version__isnull=False)
         .annotate(expected=Concat(Value(f"{page_key()}:"), F("slug"), output_field=CharField()))
@@ -180,6 +182,39 @@ def pages_refresh(*, batch: int = 500, progress=None) -> int:
         done += page_store(article=article)
         if progress:
             progress("Rendering article pages", done, total)
+    if translations:
+        done += translation_pages_refresh(batch=batch, progress=progress)
+    return done
+
+
+def translation_pages_refresh(*, batch: int = 500, progress=None) -> int:
+    """As `pages_refresh`, for the live translations of live articles."""
+    done = 0
+    for language in selectors.translation_languages():
+        expected = Concat(
+            Value(f"{translation_page_key(language)}:"),
+            F("article__slug"),
+            Value(":"),
+            Cast("article__live_version_id", CharField()),
+            output_field=CharField(),
+        )
+        stale = (
+            ArticleTranslation.objects.filter(
+                language=language,
+                live_version__isnull=False,
+                article__live_version__isnull=False,
+            )
+            .annotate(expected=expected)
+            .filter(
+                Q(live_version__page_key__isnull=True) | ~Q(live_version__page_key=F("expected"))
+            )
+            .order_by("pk")
+        )
+        total = stale.count() if progress else None
+        for translation in stale.iterator(chunk_size=batch):
+            done += translation_page_store(translation=translation)
+            if progress:
+                progress(f"Rendering translated pages ({language})", done, total)
     return done
 
 
@@ -196,20 +231,45 @@ def pages_after_migrate(sender, *, app_config, apps=None, using="default", verbo
         apps.get_model("articles", "ArticleVersion")._meta.get_field("page_key")
     except (LookupError, FieldDoesNotExist):  # migrated back before the page columns
         return
-    done = pages_refresh()
+    try:
+        apps.get_model("articles", "TranslationVersion")._meta.get_field("page_key")
+        translations = True
+    except (LookupError, FieldDoesNotExist):  # migrated back before 0014
+        translations = False
+    done = pages_refresh(translations=translations)
     if done and verbosity:
         logger.info("%s stale article pages rendered after migrate", done)
 
 
 @receiver(article_published, dispatch_uid="ptsdinfo-article-page")
 def article_page_on_publish(sender, *, article, **kwargs) -> None:
-    """Sent after the publication committed: render the new live version's page. A
-    failure here only costs speed (the page renders per request until the next
-    `render_article_pages`), so it is logged, not raised."""
+    """Sent after the publication committed: render the new live version's page, and
+    the pages of its live translations (which of their claims are stale depends on the
+    live English version). A failure here only costs speed (the page renders per
+    request until the next `render_article_pages`), so it is logged, not raised."""
     try:
-        page_store(article=article)
+        article_pages_store(article=article)
     except Exception:  # the publication has committed; readers still get the page
         logger.exception("article page of %s not stored", article.slug)
+
+
+@receiver(translation_published, dispatch_uid="ptsdinfo-translation-page")
+def translation_page_on_publish(sender, *, article, translation, **kwargs) -> None:
+    """Sent after a translation version went live: store its page (as above)."""
+    try:
+        translation_page_store(translation=translation)
+    except Exception:  # the publication has committed; readers still get the page
+        logger.exception("translation page of %s not stored", translation)
+
+
+def article_pages_store(*, article: Article) -> None:
+    """Store the page of `article`'s live version and of each of its live translations:
+    what publishing it does once it commits (tests call this directly)."""
+    page_store(article=article)
+    for translation in ArticleTranslation.objects.filter(
+        article_id=article.pk, live_version__isnull=False
+    ):
+        translation_page_store(translation=translation)
 
 
 def version_topics(version) -> list[SimpleNamespace]:
@@ -300,6 +360,78 @@ def translation_page_parts(*, translation, stale: list, updated_at) -> dict:
         **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},
         "ld": ld_json_text(static),
     }
+
+
+_translation_key_cache: dict[str, str] = {}
+
+
+def translation_page_key(language: str) -> str:
+    """The digest a stored translation page in `language` must carry: the English
+    page's (templates, publisher, URLs), the notice template, the addresses in that
+    language and the project's compiled catalogue for it (the page's fixed text is
+    translated at rendering: `make compilemessages` then `render_article_pages`).
+    Once per process, as `page_key`."""
+    if language in _translation_key_cache and not settings.DEBUG:
+        return _translation_key_cache[language]
+    digest = hashlib.sha256(f"{page_key()}\0{language}".encode())
+    with override(language):
+        for name in ("home", "articles:editorial_policy", "articles:topics"):
+            digest.update(reverse(name).encode())
+        digest.update(reverse("articles:report", kwargs={"slug": "x"}).encode())
+    for directory in settings.LOCALE_PATHS:
+        catalogue = Path(directory) / language / "LC_MESSAGES" / "django.mo"
+        digest.update(catalogue.read_bytes() if catalogue.exists() else b"-")
+    for source in _template_sources(["articles/_stale_claim.html"]):
+        digest.update(b"\0" + source.encode())
+    _translation_key_cache[language] = digest.hexdigest()
+    return _translation_key_cache[language]
+
+
+def translation_stored_key(*, slug: str, language: str, english_version_id: int) -> str:
+    """The `page_key` a translation version must carry to be served while the English
+    version `english_version_id` is live."""
+    return f"{translation_page_key(language)}:{slug}:{english_version_id}"
+
+
+def translation_page_render(*, translation) -> tuple[dict, list]:
+    """The page of `translation`'s live version as readers see it while its article's
+    current version is live: (parts, stale claims). Needs both versions' snapshots."""
+    version, current = translation.live_version, translation.article.live_version
+    stale = (
+        []
+        if version.source_version_id == current.pk
+        else claims_changed_between(version.source_version.snapshot, current.snapshot)
+    )
+    with override(translation.language):
+        page = translation_page_parts(
+            translation=translation, stale=stale, updated_at=current.published_at
+        )
+    return page, stale
+
+
+def translation_page_store(*, translation) -> bool:
+    """Render and store the page of `translation`'s live version. False when it or its
+    article has no live version."""
+    translation = (
+        ArticleTranslation.objects.select_related(
+            "article__live_version", "live_version__source_version"
+        )
+        .filter(pk=translation.pk, live_version__isnull=False, article__live_version__isnull=False)
+        .first()
+    )
+    if translation is None:
+        return False
+    page, stale = translation_page_render(translation=translation)
+    TranslationVersion.objects.filter(pk=translation.live_version_id).update(
+        page_key=translation_stored_key(
+            slug=translation.article.slug,
+            language=translation.language,
+            english_version_id=translation.article.live_version_id,
+        ),
+        page_stale=len(stale),
+        **{column: page[part] for part, column in COLUMNS.items()},
+    )
+    return True
 
 
 def _localised_html(html: str, *, stale: list, updated_at) -> str:

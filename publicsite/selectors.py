@@ -268,7 +268,20 @@ _TRANSLATION_PAGE_DEFERRED = [
 ]
 
 
-def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
+# What the Spanish page does not read when its stored page is current: the snapshots
+# (stale claims are stored with the page) and the large text of the translation.
+_TRANSLATION_STORED_PAGE_DEFERRED = [
+    "live_version__snapshot",
+    "live_version__html",
+    "live_version__search_text",
+    "live_version__source_version__snapshot",
+    "article__live_version__snapshot",
+]
+
+
+def translation_page(
+    *, slug: str, language: str, stored: bool = False
+) -> ArticleTranslation | None:
     """The translation of the article at `slug` in `language` that readers may see, with
     its live version, the English version it translates and the article's live English
     version (one query); None when it was never published.
@@ -276,7 +289,9 @@ def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
     A translation that was published and is no longer live (withdrawn on its own, or
     with its article: a translation never outlives its source) is returned too, for
     the tombstone, with `published_title`, the title readers last saw; the view tells
-    the two apart with `is_live`."""
+    the two apart with `is_live`. `stored`: for the page, whose version-only parts are
+    stored on the version (publicsite/article_page.py), without the snapshots and the
+    translation's text, which only rendering it afresh needs."""
     last_published = TranslationVersion.objects.filter(
         translation=OuterRef("pk"), published_at__isnull=False
     ).order_by("-number")
@@ -287,7 +302,10 @@ def translation_page(*, slug: str, language: str) -> ArticleTranslation | None:
             "live_version",
             "live_version__source_version",
         )
-        .defer(*_TRANSLATION_PAGE_DEFERRED)
+        .defer(
+            *_TRANSLATION_PAGE_DEFERRED,
+            *(_TRANSLATION_STORED_PAGE_DEFERRED if stored else ()),
+        )
         .annotate(published_title=Subquery(last_published.values("title")[:1]))
         .filter(article__slug=slug, language=language, published_title__isnull=False)
         .exclude(article__live_version__isnull=True, article__status__in=_NEVER_PUBLIC)

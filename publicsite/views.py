@@ -16,9 +16,14 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from articles.translation_changes import claims_changed_between
 from publicsite import selectors
-from publicsite.article_page import page_for, page_structured_data, translation_page_parts
+from publicsite.article_page import (
+    COLUMNS,
+    page_for,
+    page_structured_data,
+    translation_page_render,
+    translation_stored_key,
+)
 from publicsite.caching import last_modified, public_page
 from publicsite.search import search_published, search_query_clean
 from publicsite.structured_data import web_site
@@ -145,25 +150,28 @@ def article_detail(request, slug):
 
 def translation_detail(request, *, slug: str, language: str):
     """The published translation of a live article: one query (the translation, its
-    version, the English version it translates and the live English version), rendered
-    for the request. 404 when it has none, or the article is not live. Each claim whose
-    English changed since the translated version carries a notice until a new
-    translation version is published."""
-    translation = selectors.translation_page(slug=slug, language=language)
+    live version's stored page, the English version it translates and the live English
+    version), as the English page. The stored page is current while the English
+    version it was stored under is live; otherwise (the English was re-published and
+    the receiver has not stored the new one yet, or the templates changed) it is
+    rendered for this request, the same HTML. Each claim whose English changed since
+    the translated version carries a notice until a new translation version is
+    published. 410 for a translation that was withdrawn, 404 when there never was one."""
+    translation = selectors.translation_page(slug=slug, language=language, stored=True)
     if translation is None:
         raise Http404("No published translation of this article.")
     if not translation.is_live:
         return translation_withdrawn(request, translation=translation)
     article, version = translation.article, translation.live_version
     current = article.live_version
-    stale = (
-        []
-        if version.source_version_id == current.pk
-        else claims_changed_between(version.source_version.snapshot, current.snapshot)
-    )
-    page = translation_page_parts(
-        translation=translation, stale=stale, updated_at=current.published_at
-    )
+    key = translation_stored_key(slug=slug, language=language, english_version_id=current.pk)
+    if version.page_key == key:
+        page = {part: getattr(version, column) for part, column in COLUMNS.items()}
+        stale_count = version.page_stale or 0
+    else:
+        fresh = selectors.translation_page(slug=slug, language=language)
+        page, stale = translation_page_render(translation=fresh)
+        stale_count = len(stale)
     response = render(
         request,
         "articles/article_detail.html",
@@ -171,7 +179,7 @@ def translation_detail(request, *, slug: str, language: str):
             "article": article,
             "version": version,
             "page": page,
-            "stale_claims": stale,
+            "stale_count": stale_count,
             "english_url": translate_url(article.get_absolute_url(), settings.LANGUAGE_CODE),
             "canonical_url": _canonical(request, article.get_absolute_url()),
             "structured_data": page_structured_data(request, article=article, page=page),

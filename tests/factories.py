@@ -134,8 +134,9 @@ def publish(article, *, author=None, reviewer=None, change_summary="First versio
     )
     version = version_publish(version=version)
     # What the article_published receiver does once the publication commits (a test's
-    # transaction never commits): store the version's rendered page.
-    article_page.page_store(article=version.article)
+    # transaction never commits): store the version's rendered page, and those of its
+    # live translations.
+    article_page.article_pages_store(article=version.article)
     return version
 
 

@@ -8,6 +8,8 @@
   ones get it at creation, in articles/services/translations.py), and made immutable
   like the other content columns: the 0012 triggers are re-created with it (SQLite
   also drops a table's triggers when adding the column rebuilds it).
+- `TranslationVersion.page_*`: the stored version-only parts of its public page, as
+  0011 adds them to ArticleVersion (a derived cache: not guarded by the triggers).
 - PostgreSQL only: a stored, generated `search_vector` on translation versions, as
   0004's on article versions (title A, summary B, search text C), with the text-search
   configuration of the version's language (`spanish` for es; `simple`, no stemming,
@@ -140,6 +142,31 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(migrations.RunPython.noop, restore_0012_sqlite_triggers),
+        migrations.AddField(
+            model_name="translationversion",
+            name="page_body",
+            field=models.TextField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="translationversion",
+            name="page_key",
+            field=models.CharField(blank=True, editable=False, max_length=200, null=True),
+        ),
+        migrations.AddField(
+            model_name="translationversion",
+            name="page_ld",
+            field=models.TextField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="translationversion",
+            name="page_meta",
+            field=models.TextField(blank=True, editable=False, null=True),
+        ),
+        migrations.AddField(
+            model_name="translationversion",
+            name="page_stale",
+            field=models.PositiveIntegerField(blank=True, editable=False, null=True),
+        ),
         migrations.AddField(
             model_name="translationversion",
             name="search_text",

@@ -129,6 +129,17 @@ class TranslationVersion(models.Model):
     approved_at = models.DateTimeField()
     published_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # The version-only parts of its public page, stored as ArticleVersion's are
+    # (publicsite/article_page.py), when it goes live and whenever the English article
+    # is re-published (which parts are stale depends on the live English version:
+    # `page_stale` is how many). A derived cache, not content: the immutability
+    # triggers do not guard these columns, and a `page_key` other than
+    # "<digest>:<slug>:<live English version id>" makes the page render afresh.
+    page_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
+    page_meta = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    page_body = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    page_ld = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001
+    page_stale = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["translation", "-number"]

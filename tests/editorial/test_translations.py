@@ -18,6 +18,7 @@ from editorial.services.translations import (
     translation_submit,
 )
 from editorial.services.workflow import WorkflowError
+from publicsite import article_page
 from tests.factories import ARTICLE_BODY, import_article, publish, write_article
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +68,9 @@ def through_review(translation, team, reviewer="reviewer"):
     translation_submit(translation=translation, user=team["author"])
     version = translation_approve(translation=translation, user=team[reviewer])
     translation_publish(translation=translation, user=team["publisher"])
+    # What the translation_published receiver does once the publication commits (a
+    # test's transaction never commits): store the page.
+    article_page.translation_page_store(translation=translation)
     return version
 
 

@@ -471,3 +471,51 @@ def test_spanish_topic_names_cost_no_query(client, named, url, django_assert_num
         client.get(url.removeprefix("/es"))
     with django_assert_num_queries(len(english.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+# --- the stored page ------------------------------------------------------------------
+
+
+def test_the_spanish_page_is_stored_when_published_and_served_from_it(
+    client, published, django_assert_num_queries
+):
+    version = published.live_version
+    version.refresh_from_db()
+    assert version.page_key.endswith(f":test-article:{published.article.live_version_id}")
+    assert "Una sola infusión" in version.page_body and version.page_stale == 0
+
+    with django_assert_num_queries(1):
+        stored = html_of(client.get(URL))
+
+    # A stored page whose key no longer matches (templates or catalogue changed) is not
+    # served: the page is rendered for the request, the same HTML, at one more query.
+    from articles.models import TranslationVersion
+
+    TranslationVersion.objects.filter(pk=version.pk).update(page_key="old")
+    with django_assert_num_queries(2):
+        fresh = html_of(client.get(URL))
+    assert fresh == stored
+
+
+def test_re_publishing_the_english_stores_the_spanish_page_with_its_stale_claims(
+    client, published, tmp_path, django_assert_num_queries
+):
+    new_source_version(published.article, tmp_path)  # runs the receivers' work
+    published.live_version.refresh_from_db()
+    assert published.live_version.page_stale == 3
+
+    with django_assert_num_queries(1):
+        html = html_of(client.get(URL))
+    assert "3 partes de esta página se actualizaron en inglés" in html
+    assert html.count('class="translation-stale"') == 3
+
+
+def test_render_article_pages_refreshes_stale_spanish_pages(published):
+    from articles.models import TranslationVersion
+    from publicsite.article_page import pages_refresh
+
+    TranslationVersion.objects.filter(pk=published.live_version_id).update(page_key=None)
+
+    assert pages_refresh() == 1
+    assert pages_refresh() == 0
+    assert TranslationVersion.objects.get(pk=published.live_version_id).page_key
