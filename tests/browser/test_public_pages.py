@@ -52,6 +52,10 @@ PAGES = [
     ("es-editorial-policy", "/es/editorial-policy/", 200),
     ("es-about", "/es/about/", 200),
     ("es-not-found", "/es/no-such-page/", 404),
+    ("es-topic", "/es/topics/treatments/", 200),
+    ("es-search-no-results", "/es/search/?q=xil%C3%B3fono", 200),
+    ("es-withdrawn", f"/es/articles/{WITHDRAWN_SLUG}/", 410),
+    ("es-report-form-ketamine", "/es/articles/ketamine-for-ptsd/report/", 200),
 ]
 WIDTHS = {"phone": 390, "desktop": 1280}
 
@@ -64,7 +68,7 @@ from articles.articlefile import parse_article_text
 from articles.models import Article
 from ops.demo import DEMO_DIR
 from articles.services.drafts import article_import
-from editorial.services import workflow
+from editorial.services import translations, workflow
 
 if not Article.objects.filter(slug="{WITHDRAWN_SLUG}").exists():
     users = get_user_model().objects
@@ -78,6 +82,19 @@ if not Article.objects.filter(slug="{WITHDRAWN_SLUG}").exists():
     workflow.article_submit(article=article, user=author)
     workflow.article_approve(article=article, user=reviewer)
     workflow.article_publish(article=article, user=publisher)
+    # Published in Spanish too, so the Spanish tombstone has a translation to stand for.
+    article.refresh_from_db()
+    started = translations.translation_start(article=article, language="es", user=author)
+    translation = translations.translation_save(
+        translation=started,
+        user=author,
+        title="El TEPT explicado (página anterior)",
+        summary="Qué es el TEPT.",
+        body=started.body,
+    )
+    translations.translation_submit(translation=translation, user=author)
+    translations.translation_approve(translation=translation, user=reviewer)
+    translations.translation_publish(translation=translation, user=publisher)
     workflow.article_withdraw(article=article, user=publisher, reason="Replaced by What is PTSD?")
 """
 
