@@ -170,6 +170,8 @@ def translation_detail(request, *, slug: str, language: str):
         stale_count = version.page_stale or 0
     else:
         fresh = selectors.translation_page(slug=slug, language=language)
+        if fresh is None or not fresh.is_live:  # withdrawn between the two reads
+            raise Http404("No published translation of this article.")
         page, stale = translation_page_render(translation=fresh)
         stale_count = len(stale)
     response = render(
