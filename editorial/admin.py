@@ -379,7 +379,14 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["display_name", "user", "credentials", "languages"]
     search_fields = ["display_name", "user__username"]
-    fields = ["user", "display_name", "credentials", "conflict_of_interest", "languages"]
+    fields = [
+        "user",
+        "display_name",
+        "credentials",
+        "conflict_of_interest",
+        "languages",
+        "interface_language",
+    ]
 
 
 @admin.register(SecurityEvent)

@@ -71,6 +71,9 @@ class ReaderReport(models.Model):
         max_length=10, choices=ReaderReportState, default=ReaderReportState.NEW
     )
     decision_reason = models.TextField(blank=True)
+    # The language of the page the report came from (issue 18): the reply's fixed
+    # wording is written in it.
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -79,6 +82,10 @@ class ReaderReport(models.Model):
         constraints = [
             choices_constraint("kind", ReaderReportKind, "reader_report_kind_valid"),
             choices_constraint("state", ReaderReportState, "reader_report_state_valid"),
+            models.CheckConstraint(
+                condition=models.Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="reader_report_language_valid",
+            ),
         ]
 
     def __str__(self):
