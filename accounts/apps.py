@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and sign-in"
 
     def ready(self):
-        from accounts import security  # noqa: F401 - connects the audit-log signal receivers
+        from accounts import language, security  # noqa: F401 - connect their signal receivers

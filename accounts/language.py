@@ -12,7 +12,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import site as admin_site
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,6 +26,8 @@ from django.views.decorators.cache import never_cache
 from accounts.security import GUARDED_PREFIXES
 from articles.models import StaffProfile
 
+SESSION_KEY = "ptsdinfo:interface-language"
+
 
 def staff_language(user) -> str:
     """The interface language `user` chose; the site's default when they chose none."""
@@ -31,6 +35,27 @@ def staff_language(user) -> str:
         return settings.LANGUAGE_CODE
     chosen = StaffProfile.objects.filter(user=user).values_list("interface_language", flat=True)
     return chosen.first() or settings.LANGUAGE_CODE
+
+
+def request_language(request) -> str:
+    """The signed-in staff member's language, kept in their session after the first
+    request so the admin pays no query for it: choosing a language here updates the
+    session; a change made for them in the staff-profile admin applies from their next
+    sign-in (signing in looks it up afresh)."""
+    user = request.user
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return settings.LANGUAGE_CODE
+    language = request.session.get(SESSION_KEY)
+    if language not in dict(settings.LANGUAGES):
+        language = staff_language(user)
+        request.session[SESSION_KEY] = language
+    return language
+
+
+@receiver(user_logged_in)
+def _remember_language(sender, request=None, user=None, **kwargs):
+    if request is not None and hasattr(request, "session") and user is not None:
+        request.session[SESSION_KEY] = staff_language(user)
 
 
 class StaffLanguageMiddleware:
@@ -43,7 +68,7 @@ class StaffLanguageMiddleware:
     def __call__(self, request):
         if not request.path_info.startswith(GUARDED_PREFIXES):
             return self.get_response(request)
-        language = staff_language(request.user)
+        language = request_language(request)
         previous = translation.get_language()
         translation.activate(language)
         request.LANGUAGE_CODE = language
@@ -92,6 +117,7 @@ def interface_language(request):
     if request.method == "POST" and form.is_valid():
         language = form.cleaned_data["language"]
         staff_language_set(user=request.user, language=language)
+        request.session[SESSION_KEY] = language
         with translation.override(language):
             messages.success(request, gettext("Language saved."))
         return HttpResponseRedirect(reverse("admin:index"))

@@ -377,7 +377,8 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "credentials", "languages"]
+    # The interface language is each person's own choice (/admin/language/), shown here.
+    list_display = ["display_name", "user", "credentials", "languages", "interface_language"]
     search_fields = ["display_name", "user__username"]
     fields = [
         "user",
@@ -385,7 +386,6 @@ class StaffProfileAdmin(admin.ModelAdmin):
         "credentials",
         "conflict_of_interest",
         "languages",
-        "interface_language",
     ]
 
 
