@@ -42,10 +42,10 @@ class ReaderReportKind(models.TextChoices):
 
 
 class ReaderReportState(models.TextChoices):
-    NEW = "new", "New"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    FIXED = "fixed", "Fixed"
+    NEW = "new", _("New")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    FIXED = "fixed", _("Fixed")
 
 
 class ReaderReport(models.Model):

@@ -125,14 +125,14 @@ def report_accept(*, report: ReaderReport, user, send_to_review: bool = False) -
                 gettext("Only a live article goes back to review."), rule="report-review"
             )
         article_submit(article=article, user=user, comment=CHANGE_NOTE)
+        with translation.override(settings.LANGUAGE_CODE):  # the audit trail is English
+            kind = str(report.get_kind_display())
         ReviewEvent.objects.create(
             article=article,
             actor=user,
             kind=ReviewEvent.Kind.COMMENT,
             claim_key=report.claim_key,
-            comment=(
-                f"Reader report {report.pk} ({report.get_kind_display()}): {report.description}"
-            ),
+            comment=f"Reader report {report.pk} ({kind}): {report.description}",
         )
     report.state = ReaderReport.State.ACCEPTED
     report.save(update_fields=["state"])

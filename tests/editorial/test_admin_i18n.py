@@ -65,6 +65,7 @@ def test_a_staff_member_who_chose_spanish_gets_the_editor_in_spanish(client, tea
     assert "Guardar borrador" in html
     assert "Enviar a revisión clínica" in html  # the workflow button
     assert "Con el autor" in html  # who holds it
+    assert ">Borrador</span>" in html  # the state, a model choice
     assert "Publication checks" not in html
 
 
