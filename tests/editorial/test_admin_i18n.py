@@ -101,6 +101,16 @@ def test_the_review_page_and_a_gate_refusal_come_in_the_reviewers_language(clien
     assert article.status == Article.Status.IN_REVIEW
 
 
+def test_the_comparison_page_summarises_in_spanish(client, team, article):
+    speaks(team["author"], "es")
+    client.force_login(team["author"])
+
+    html = html_of(client.get(reverse("admin:articles_article_diff", args=[article.pk])))
+
+    assert "Primera versión:" in html and "afirmaciones" in html
+    assert "Comparar" in html
+
+
 def test_the_same_gate_refusal_in_english_for_an_english_reviewer(client, team, article):
     workflow.article_submit(article=article, user=team["author"])
     Article.objects.filter(pk=article.pk).update(summary="")
