@@ -67,10 +67,10 @@ class ReaderReportAdmin(admin.ModelAdmin):
     list_filter = ["state", "kind", ReportAgeFilter, "article", "claim_key"]
     search_fields = ["claim_key", "article__slug"]
     readonly_fields = [
-        "article", "claim_key", "kind", "description", "email", "state",
+        "article", "claim_key", "kind", "description", "email", "language", "state",
         "created_at", "closed_at",
     ]  # fmt: skip
-    fields = [*readonly_fields[:6], "decision_reason", "reply", *readonly_fields[6:]]
+    fields = [*readonly_fields[:7], "decision_reason", "reply", *readonly_fields[7:]]
     list_select_related = ["article"]
     actions = ["accept", "accept_and_review", "decline", "mark_fixed"]
     form = ReaderReportForm

@@ -73,7 +73,13 @@ class ReaderReport(models.Model):
     decision_reason = models.TextField(blank=True)
     # The language of the page the report came from (issue 18): the reply's fixed
     # wording is written in it.
-    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_("The language of the page the report came from; the reply is written in it."),
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
