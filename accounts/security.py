@@ -340,7 +340,7 @@ def otp_setup(request):
         request,
         "admin/security/otp_setup.html",
         {
-            "title": "Set up two-step sign-in",
+            "title": gettext("Set up two-step sign-in"),
             "qr_svg": mark_safe(svg),  # noqa: S308 - generated here from our own data
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "error": error,
@@ -376,7 +376,7 @@ def otp_verify(request):
     return _page(
         request,
         "admin/security/otp_verify.html",
-        {"title": "Two-step sign-in", "error": error},
+        {"title": gettext("Two-step sign-in"), "error": error},
     )
 
 
