@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts and sign-in"
+    verbose_name = _("Accounts and sign-in")
 
     def ready(self):
-        from accounts import security  # noqa: F401 - connects the audit-log signal receivers
+        from accounts import language, security  # noqa: F401 - connect their signal receivers

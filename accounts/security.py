@@ -36,6 +36,7 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -331,7 +332,7 @@ def otp_setup(request):
             record_event(SecurityEvent.Kind.OTP_ENROLLED, request=request, user=user)
             return HttpResponseRedirect(_next_url(request))
         record_event(SecurityEvent.Kind.OTP_FAILED, request=request, user=user, detail="enrol")
-        error = "That code did not match. Check the app's clock and try the newest code."
+        error = gettext("That code did not match. Check the app's clock and try the newest code.")
     image = qrcode.make(device.config_url, image_factory=qrcode.image.svg.SvgPathImage)
     svg = image.to_string(encoding="unicode")
     secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
@@ -339,7 +340,7 @@ def otp_setup(request):
         request,
         "admin/security/otp_setup.html",
         {
-            "title": "Set up two-step sign-in",
+            "title": gettext("Set up two-step sign-in"),
             "qr_svg": mark_safe(svg),  # noqa: S308 - generated here from our own data
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             "error": error,
@@ -369,11 +370,13 @@ def otp_verify(request):
             record_event(SecurityEvent.Kind.OTP_VERIFIED, request=request, user=user)
             return HttpResponseRedirect(_next_url(request))
         record_event(SecurityEvent.Kind.OTP_FAILED, request=request, user=user, detail="verify")
-        error = "That code did not match, or too many codes were tried: wait and try again."
+        error = gettext(
+            "That code did not match, or too many codes were tried: wait and try again."
+        )
     return _page(
         request,
         "admin/security/otp_verify.html",
-        {"title": "Two-step sign-in", "error": error},
+        {"title": gettext("Two-step sign-in"), "error": error},
     )
 
 

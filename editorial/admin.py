@@ -19,6 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from articles.models import (
     Article,
@@ -67,18 +69,22 @@ def view_on_site(request, content_type_id: int, object_id: str):
 
 
 class EvidenceForm(forms.Form):
-    retraction_status = forms.ChoiceField(choices=Citation.Retraction.choices)
+    retraction_status = forms.ChoiceField(
+        label=_("Retraction status"), choices=Citation.Retraction.choices
+    )
     retraction_note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         max_length=2000,
-        help_text="Where the status comes from: source, record, date.",
+        label=_("Retraction note"),
+        help_text=_("Where the status comes from: source, record, date."),
     )
-    study_design = forms.ChoiceField(choices=Citation.StudyDesign.choices)
+    study_design = forms.ChoiceField(label=_("Study design"), choices=Citation.StudyDesign.choices)
     reason = forms.CharField(
+        label=_("Reason"),
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
-        help_text="Required. Goes into the audit log and onto every article citing this source.",
+        help_text=_("Required. Goes into the audit log and onto every article citing this source."),
     )
 
 
@@ -114,11 +120,11 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 class ReviewDueFilter(admin.SimpleListFilter):
-    title = "review"
+    title = _("review")
     parameter_name = "review"
 
     def lookups(self, request, model_admin):
-        return [("overdue", "Review overdue"), ("soon", "Due within 30 days")]
+        return [("overdue", _("Review overdue")), ("soon", _("Due within 30 days"))]
 
     def queryset(self, request, queryset):
         today = timezone.localdate()
@@ -132,7 +138,7 @@ class ReviewDueFilter(admin.SimpleListFilter):
 
 
 class ReviewerFilter(admin.SimpleListFilter):
-    title = "reviewer"
+    title = _("reviewer")
     parameter_name = "reviewer"
 
     def lookups(self, request, model_admin):
@@ -160,7 +166,7 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ["live_version"]
     search_fields = ["title", "slug", "summary"]
 
-    @admin.display(description="live version", ordering="live_version__number")
+    @admin.display(description=_("live version"), ordering="live_version__number")
     def live_number(self, article):
         return f"v{article.live_version.number}" if article.live_version else "—"
 
@@ -253,7 +259,7 @@ class CitationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(claim_count=Count("claim_links"))
 
-    @admin.display(description="Evidence facts")
+    @admin.display(description=_("Evidence facts"))
     def evidence_history(self, citation):
         rows = [
             (
@@ -267,15 +273,18 @@ class CitationAdmin(admin.ModelAdmin):
             for row in citation.evidence_changes.select_related("actor").order_by("-created_at")
         ]
         link = format_html(
-            '<p><a href="{}">Change retraction status or study design (Clinical reviewers)</a></p>',
+            '<p><a href="{}">{}</a></p>',
             reverse("admin:articles_citation_evidence", args=[citation.pk]),
+            gettext("Change retraction status or study design (Clinical reviewers)"),
         )
         if not rows:
-            return format_html("{}<p>No changes recorded.</p>", link)
+            return format_html("{}<p>{}</p>", link, gettext("No changes recorded."))
+        # Translators: date: field old value → new value by person. reason
+        row_format = gettext("{}: {} {} → {} by {}. {}")
         return format_html(
             "{}<ul>{}</ul>",
             link,
-            format_html_join("", "<li>{}: {} {} → {} by {}. {}</li>", rows),
+            format_html_join("", "<li>" + row_format + "</li>", rows),
         )
 
     def evidence_view(self, request, pk: int):
@@ -306,11 +315,17 @@ class CitationAdmin(admin.ModelAdmin):
                 form.add_error(None, str(exc))
             else:
                 flagged = (
-                    f" {len(finding.flagged)} article(s) sent back to review."
+                    " "
+                    + ngettext(
+                        "%(count)d article sent back to review.",
+                        "%(count)d articles sent back to review.",
+                        len(finding.flagged),
+                    )
+                    % {"count": len(finding.flagged)}
                     if finding.flagged
                     else ""
                 )
-                messages.success(request, "Evidence facts saved and audited." + flagged)
+                messages.success(request, gettext("Evidence facts saved and audited.") + flagged)
                 return redirect("admin:articles_citation_change", citation.pk)
         return TemplateResponse(
             request,
@@ -318,17 +333,17 @@ class CitationAdmin(admin.ModelAdmin):
             {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
-                "title": f"Evidence facts: {citation}",
+                "title": gettext("Evidence facts: %(citation)s") % {"citation": citation},
                 "citation": citation,
                 "form": form,
             },
         )
 
-    @admin.display(description="claims", ordering="claim_count")
+    @admin.display(description=_("claims"), ordering="claim_count")
     def uses(self, citation):
         return citation.claim_count
 
-    @admin.display(description="Where it is used")
+    @admin.display(description=_("Where it is used"))
     def used_in(self, citation):
         links = citation.claim_links.select_related("claim__article").order_by(
             "claim__article__title", "claim__position"
@@ -344,11 +359,10 @@ class CitationAdmin(admin.ModelAdmin):
             for link in links
         ]
         if not rows:
-            return "Not cited by any claim."
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join("", '<li><a href="{}#claim-row-{}">{}</a>: claim {} ({})</li>', rows),
-        )
+            return gettext("Not cited by any claim.")
+        # Translators: "claim <claim id> (supports / contradicts)"
+        row_format = '<li><a href="{}#claim-row-{}">{}</a>: ' + gettext("claim {} ({})") + "</li>"
+        return format_html("<ul>{}</ul>", format_html_join("", row_format, rows))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -388,9 +402,16 @@ class ReviewEventAdmin(ReadOnlyAdmin):
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "credentials", "languages"]
+    # The interface language is each person's own choice (/admin/language/), shown here.
+    list_display = ["display_name", "user", "credentials", "languages", "interface_language"]
     search_fields = ["display_name", "user__username"]
-    fields = ["user", "display_name", "credentials", "conflict_of_interest", "languages"]
+    fields = [
+        "user",
+        "display_name",
+        "credentials",
+        "conflict_of_interest",
+        "languages",
+    ]
 
 
 @admin.register(SecurityEvent)

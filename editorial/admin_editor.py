@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from markdownx.widgets import MarkdownxWidget
 
@@ -35,7 +37,7 @@ from editorial.services import grading, workflow
 
 def _person(user) -> str:
     if user is None:
-        return "the author"
+        return gettext("the author")
     profile = getattr(user, "profile", None)
     return getattr(profile, "display_name", "") or user.get_username()
 
@@ -44,19 +46,22 @@ def next_step(article: Article, actor) -> str:
     """After an action: who holds the article now and what happens next, in plain words."""
     author = article.last_edited_by
     if article.status == Article.Status.IN_REVIEW:
-        return "It is now with the Clinical reviewers. You will hear back when one has reviewed it."
+        return gettext(
+            "It is now with the Clinical reviewers. You will hear back when one has reviewed it."
+        )
     if article.status == Article.Status.CHANGES_REQUESTED:
         return (
-            f"Sent back to {_person(author)}. You will see it again when they resubmit."
+            gettext("Sent back to %(person)s. You will see it again when they resubmit.")
+            % {"person": _person(author)}
             if author != actor
-            else "It is back with you: make the changes and submit it again."
+            else gettext("It is back with you: make the changes and submit it again.")
         )
     if article.status == Article.Status.APPROVED:
-        return "Approved. It now waits for a Publisher to publish or schedule it."
+        return gettext("Approved. It now waits for a Publisher to publish or schedule it.")
     if article.status == Article.Status.PUBLISHED:
-        return "Published: readers see this version now."
+        return gettext("Published: readers see this version now.")
     if article.status == Article.Status.DRAFT:
-        return f"It is a draft with {_person(author)}."
+        return gettext("It is a draft with %(person)s.") % {"person": _person(author)}
     return HOLDER.get(article.status, "")
 
 
@@ -91,33 +96,45 @@ STARTER_OUTLINE = "\n".join(
 )
 
 
+AUDIENCE_LABELS = {"public": _("Public"), "clinician": _("Clinician")}
+
+
 class ArticleEditorForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200)
     slug = forms.CharField(
+        label=_("Slug"),
         max_length=120,
         required=False,
-        help_text="Lowercase words joined by hyphens; made from the title when empty.",
+        help_text=_("Lowercase words joined by hyphens; made from the title when empty."),
     )
     summary = forms.CharField(
+        label=_("Summary"),
         max_length=300,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Required before approval; at most 300 characters.",
+        help_text=_("Required before approval; at most 300 characters."),
     )
     topics = forms.MultipleChoiceField(
+        label=_("Topics"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Tick every topic that fits. A Publisher adds new topics (Topics, in the admin).",
+        help_text=_(
+            "Tick every topic that fits. A Publisher adds new topics (Topics, in the admin)."
+        ),
     )
     audience = forms.ChoiceField(
-        choices=[(a, a.title()) for a in AUDIENCES],
-        help_text="Public: written for anyone. Clinician: written for health professionals.",
+        label=_("Audience"),
+        choices=[(a, AUDIENCE_LABELS.get(a, a.title())) for a in AUDIENCES],
+        help_text=_("Public: written for anyone. Clinician: written for health professionals."),
     )
-    review_interval_months = forms.IntegerField(min_value=1, max_value=60, initial=12)
+    review_interval_months = forms.IntegerField(
+        label=_("Review interval months"), min_value=1, max_value=60, initial=12
+    )
     body = forms.CharField(
+        label=_("Body"),
         required=False,
         widget=ArticleBodyWidget(attrs={"rows": 30, "class": "article-body-editor"}),
-        help_text=(
+        help_text=_(
             "Use the buttons above the text: Section heading, Cite, Mark as claim. "
             "Without them the text is Markdown: '## Heading' starts a section; cite with "
             "[@key]; a claim is [statement [@key]]{.claim #claim-id}."
@@ -142,7 +159,9 @@ class ArticleEditorForm(forms.Form):
             self.cleaned_data.get("title", "")
         )
         if not SLUG_RE.match(slug):
-            raise forms.ValidationError("Use lowercase letters, digits and single hyphens.")
+            raise forms.ValidationError(
+                gettext("Use lowercase letters, digits and single hyphens.")
+            )
         return slug
 
 
@@ -194,7 +213,9 @@ def editor_view(model_admin):
                 **(review_context(request, article) if article else {}),
                 **(admin_watch.review_context(article) if article else {}),
                 "opts": Article._meta,
-                "title": f"Edit “{article.title}”" if article else "New article",
+                "title": gettext("Edit “%(title)s”") % {"title": article.title}
+                if article
+                else gettext("New article"),
                 "article": article,
                 "form": form,
                 "media": model_admin.media + form.media,
@@ -225,7 +246,7 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
         form.add_error("topics", exc.message)
         return None
     except ArticleFileError as exc:
-        where = f"Line {exc.line}: " if exc.line else ""
+        where = gettext("Line %(line)s: ") % {"line": exc.line} if exc.line else ""
         form.add_error("body", f"{where}{exc.message}")
         return None
     except DraftConflictError as exc:
@@ -233,23 +254,25 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
         form.conflict_body = draft_body_text(exc.article)
         form.add_error(
             None,
-            "Someone else saved this article after you opened it, so your changes were not "
-            "saved. Your text is still below. Compare it with their changes (listed here), "
-            "merge what you need and save again.",
+            gettext(
+                "Someone else saved this article after you opened it, so your changes were not "
+                "saved. Your text is still below. Compare it with their changes (listed here), "
+                "merge what you need and save again."
+            ),
         )
         # They have now seen the other edit: the next save is checked against it.
         form.data = form.data.copy()
         form.data["lock_version"] = str(exc.current)
         return None
     if article is None and not result.created:
-        form.add_error("slug", "An article with this slug already exists.")
+        form.add_error("slug", gettext("An article with this slug already exists."))
         return None
     messages.success(
         request,
-        "Saved." if result.changed or result.created else "No changes to save.",
+        gettext("Saved.") if result.changed or result.created else gettext("No changes to save."),
     )
     if result.changed and article and article.status != result.article.status:
-        messages.warning(request, "The content changed, so the article is back in draft.")
+        messages.warning(request, gettext("The content changed, so the article is back in draft."))
     return result.article
 
 
@@ -275,7 +298,7 @@ def transition_view(model_admin):
             try:
                 at = datetime.fromisoformat(request.POST.get("at", ""))
             except ValueError:
-                messages.error(request, "Give the go-live time as a date and time.")
+                messages.error(request, gettext("Give the go-live time as a date and time."))
                 return _back(article)
             kwargs["at"] = timezone.make_aware(at) if timezone.is_naive(at) else at
         try:
@@ -285,7 +308,11 @@ def transition_view(model_admin):
         else:
             label = workflow.TRANSITIONS[action].label or action
             article.refresh_from_db()
-            messages.success(request, f"{label}: done. {next_step(article, request.user)}")
+            messages.success(
+                request,
+                gettext("%(action)s: done. %(next)s")
+                % {"action": label, "next": next_step(article, request.user)},
+            )
         return _back(article)
 
     return view
@@ -310,7 +337,7 @@ def claim_review_view(model_admin):
             elif comment:
                 grading.claim_comment(article=article, user=request.user, key=key, comment=comment)
             else:
-                messages.info(request, "Nothing to record.")
+                messages.info(request, gettext("Nothing to record."))
                 return _back(article, f"#claim-row-{key}")
         except workflow.WorkflowError as exc:
             messages.error(request, str(exc))
@@ -318,11 +345,17 @@ def claim_review_view(model_admin):
             left = article.claims.filter(certainty="").count()
             messages.success(
                 request,
-                f"Claim {key}: recorded. "
+                gettext("Claim %(key)s: recorded.") % {"key": key}
+                + " "
                 + (
-                    f"{left} claim(s) still to grade, then approve or request changes."
+                    ngettext(
+                        "%(count)d claim still to grade, then approve or request changes.",
+                        "%(count)d claims still to grade, then approve or request changes.",
+                        left,
+                    )
+                    % {"count": left}
                     if left
-                    else "Every claim is graded: approve the article or request changes."
+                    else gettext("Every claim is graded: approve the article or request changes.")
                 ),
             )
         return _back(article, f"#claim-row-{key}")
@@ -334,7 +367,9 @@ def _has_nul(request) -> bool:
     """A NUL character in any posted value is refused with a message: PostgreSQL cannot
     store one, so it would otherwise end in a 500 (issue 11, item 7)."""
     if any("\x00" in key or "\x00" in value for key, value in request.POST.items()):
-        messages.error(request, "The form contained a NUL character; nothing was recorded.")
+        messages.error(
+            request, gettext("The form contained a NUL character; nothing was recorded.")
+        )
         return True
     return False
 
@@ -348,19 +383,19 @@ def _back(article: Article, fragment: str = ""):
 class CitationSourceForm(forms.Form):
     identifier = forms.CharField(
         required=False,
-        label="DOI or PMID",
-        help_text="e.g. 10.1001/jamapsychiatry.2014.62, https://doi.org/..., or 24740528",
+        label=_("DOI or PMID"),
+        help_text=_("e.g. 10.1001/jamapsychiatry.2014.62, https://doi.org/..., or 24740528"),
     )
     text = forms.CharField(
         required=False,
-        label="Or paste references",
+        label=_("Or paste references"),
         widget=forms.Textarea(attrs={"rows": 12}),
-        help_text="BibTeX, RIS, CSL-JSON, CSL-YAML or PubMed (.nbib) text.",
+        help_text=_("BibTeX, RIS, CSL-JSON, CSL-YAML or PubMed (.nbib) text."),
     )
     fmt = forms.ChoiceField(
-        label="Format",
+        label=_("Format"),
         choices=[
-            ("auto", "Detect"),
+            ("auto", _("Detect")),
             ("bibtex", "BibTeX"),
             ("ris", "RIS"),
             ("csl-json", "CSL-JSON"),
@@ -373,7 +408,7 @@ class CitationSourceForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not data.get("identifier", "").strip() and not data.get("text", "").strip():
-            raise forms.ValidationError("Enter a DOI or PMID, or paste references.")
+            raise forms.ValidationError(gettext("Enter a DOI or PMID, or paste references."))
         return data
 
 
@@ -392,7 +427,7 @@ def citation_add_view(model_admin):
             {
                 **model_admin.admin_site.each_context(request),
                 "opts": model_admin.model._meta,
-                "title": "Add citations",
+                "title": gettext("Add citations"),
                 "form": form,
                 "report": report,
             },

@@ -21,6 +21,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_ipv46_address
 from django.db import connection, models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 _INT64 = (-(2**63), 2**63 - 1)
 _COMPARE = {"exact", "iexact", "gt", "gte", "lt", "lte"}
@@ -191,7 +192,10 @@ class BoundedLookupsMixin:
     def get_changelist_instance(self, request):
         problems = self.lookup_problems(request)
         if problems:
-            messages.error(request, "Filter not applied. " + "; ".join(problems) + ".")
+            messages.error(
+                request,
+                gettext("Filter not applied. %(problems)s.") % {"problems": "; ".join(problems)},
+            )
             raise IncorrectLookupParameters(problems)
         return super().get_changelist_instance(request)
 

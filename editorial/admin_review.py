@@ -11,6 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from articles.models import (
     Article,
@@ -26,12 +28,12 @@ from editorial.services import workflow
 from editorial.services.gates import article_gates
 
 HOLDER = {
-    Article.Status.DRAFT: "With the author",
-    Article.Status.IN_REVIEW: "Waiting for a Clinical reviewer",
-    Article.Status.CHANGES_REQUESTED: "Back with the author: changes requested",
-    Article.Status.APPROVED: "Approved: waiting for a Publisher",
-    Article.Status.PUBLISHED: "Published",
-    Article.Status.WITHDRAWN: "Withdrawn",
+    Article.Status.DRAFT: _("With the author"),
+    Article.Status.IN_REVIEW: _("Waiting for a Clinical reviewer"),
+    Article.Status.CHANGES_REQUESTED: _("Back with the author: changes requested"),
+    Article.Status.APPROVED: _("Approved: waiting for a Publisher"),
+    Article.Status.PUBLISHED: _("Published"),
+    Article.Status.WITHDRAWN: _("Withdrawn"),
 }
 
 
@@ -151,7 +153,7 @@ def diff_view(model_admin):
         new_ref = request.GET.get("new") or "draft"
         old, new = _snapshot(article, old_ref), _snapshot(article, new_ref)
         if new is None:
-            raise Http404("No such version.")
+            raise Http404(gettext("No such version."))
         diff = diff_snapshots(old, new)
         return TemplateResponse(
             request,
@@ -159,7 +161,7 @@ def diff_view(model_admin):
             {
                 **model_admin.admin_site.each_context(request),
                 "opts": Article._meta,
-                "title": f"Changes in “{article.title}”",
+                "title": gettext("Changes in “%(title)s”") % {"title": article.title},
                 "article": article,
                 "diff": diff,
                 "sections": changed_sections(diff),

@@ -10,6 +10,8 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from articles.models import Article, ArticleTranslation, TranslationEvent, TranslationVersion
 from articles.rendering import ArticleFormatError, parse_body
@@ -19,11 +21,11 @@ from editorial.services.translation_staleness import claims_changed_between
 from editorial.services.workflow import WorkflowError
 
 REASON_LABELS = {
-    "text": "text changed",
-    "grade": "grade changed",
-    "citations": "citations changed",
-    "added": "new claim",
-    "removed": "removed",
+    "text": _("text changed"),
+    "grade": _("grade changed"),
+    "citations": _("citations changed"),
+    "added": _("new claim"),
+    "removed": _("removed"),
 }
 
 
@@ -51,14 +53,14 @@ def side_by_side_rows(translation: ArticleTranslation) -> list[dict]:
     return [
         {
             "id": claim["id"],
-            "certainty": claim["certainty"] or "unrated",
+            "certainty": claim["certainty"] or gettext("unrated"),
             "citations": ", ".join(
                 f"@{ref['key']}" + (f" ({ref['locator']})" if ref.get("locator") else "")
                 for ref in claim["supports"]
             ),
             "english": claim["statement"],
             "translated": translated.get(claim["id"], ""),
-            "changed": ", ".join(REASON_LABELS[r] for r in changes.get(claim["id"], ())),
+            "changed": ", ".join(str(REASON_LABELS[r]) for r in changes.get(claim["id"], ())),
         }
         for claim in translation.source_version.snapshot["claims"]
     ]
@@ -89,8 +91,8 @@ class TranslationForm(forms.ModelForm):
 
 
 class StartTranslationForm(forms.ModelForm):
-    article = forms.ModelChoiceField(queryset=Article.objects.live())
-    language = forms.ChoiceField(choices=())
+    article = forms.ModelChoiceField(label=_("Article"), queryset=Article.objects.live())
+    language = forms.ChoiceField(label=_("Language"), choices=())
 
     class Meta:
         model = ArticleTranslation
@@ -104,6 +106,16 @@ class StartTranslationForm(forms.ModelForm):
         pass  # starting an existing translation brings it up to date
 
 
+# What was done, said of a translation (feminine in Spanish: "aprobada").
+DONE = {
+    "_submit": pgettext_lazy("translation", "Submitted for review"),
+    "_request_changes": pgettext_lazy("translation", "Sent back to the translator"),
+    "_approve": pgettext_lazy("translation", "Approved"),
+    "_publish": pgettext_lazy("translation", "Published"),
+    "_update_source": pgettext_lazy("translation", "Now translating the live version"),
+}
+
+
 @admin.register(ArticleTranslation)
 class ArticleTranslationAdmin(admin.ModelAdmin):
     list_display = ["article", "language", "status", "source_number", "live_number"]
@@ -114,15 +126,15 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
     change_form_template = "admin/articles/articletranslation/change_form.html"
 
     ACTIONS = {
-        "_submit": ("Submitted for review", lambda t, u, c: rules.translation_submit(
+        "_submit": (DONE["_submit"], lambda t, u, c: rules.translation_submit(
             translation=t, user=u)),
-        "_request_changes": ("Sent back to the translator", lambda t, u, c: (
+        "_request_changes": (DONE["_request_changes"], lambda t, u, c: (
             rules.translation_request_changes(translation=t, user=u, comment=c))),
-        "_approve": ("Approved", lambda t, u, c: rules.translation_approve(
+        "_approve": (DONE["_approve"], lambda t, u, c: rules.translation_approve(
             translation=t, user=u)),
-        "_publish": ("Published", lambda t, u, c: rules.translation_publish(
+        "_publish": (DONE["_publish"], lambda t, u, c: rules.translation_publish(
             translation=t, user=u)),
-        "_update_source": ("Now translating the live version", lambda t, u, c: (
+        "_update_source": (DONE["_update_source"], lambda t, u, c: (
             rules.translation_start(article=t.article, language=t.language, user=u))),
     }  # fmt: skip
 
@@ -154,7 +166,12 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
             except WorkflowError as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
-                self.message_user(request, f"{done}: {translation}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("%(done)s: %(translation)s.")
+                    % {"done": done, "translation": translation},
+                    messages.SUCCESS,
+                )
             return HttpResponseRedirect(request.path)
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -188,18 +205,22 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (WorkflowError, TranslationConflictError) as error:
-            self.message_user(request, f"Not saved: {error}", messages.ERROR)
+            self.message_user(
+                request, gettext("Not saved: %(error)s") % {"error": error}, messages.ERROR
+            )
             return HttpResponseRedirect(request.path)
 
-    @admin.display(description="Translates")
+    @admin.display(description=_("Translates"))
     def source_number(self, translation):
-        return f"version {translation.source_version.number}"
+        return gettext("version %(number)s") % {"number": translation.source_version.number}
 
-    @admin.display(description="Live")
+    @admin.display(description=_("Live"))
     def live_number(self, translation):
-        return f"version {translation.live_version.number}" if translation.live_version else "-"
+        if translation.live_version is None:
+            return "-"
+        return gettext("version %(number)s") % {"number": translation.live_version.number}
 
-    @admin.display(description="Source and translation, claim by claim")
+    @admin.display(description=_("Source and translation, claim by claim"))
     def side_by_side(self, translation):
         rows = side_by_side_rows(translation)
         body = format_html_join(
@@ -209,17 +230,21 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
             (
                 (
                     row["id"], row["id"], row["certainty"], row["citations"], row["english"],
-                    translation.language, row["translated"] or "(missing)", row["changed"],
+                    translation.language, row["translated"] or gettext("(missing)"),
+                    row["changed"],
                 )
                 for row in rows
             ),
         )  # fmt: skip
         return format_html(
-            '<table class="translation-side-by-side"><thead><tr><th scope="col">Claim</th>'
-            '<th scope="col">English (version {})</th><th scope="col">Translation</th>'
-            '<th scope="col">Changed in English since</th></tr></thead><tbody>{}</tbody>'
+            '<table class="translation-side-by-side"><thead><tr><th scope="col">{}</th>'
+            '<th scope="col">{}</th><th scope="col">{}</th>'
+            '<th scope="col">{}</th></tr></thead><tbody>{}</tbody>'
             "</table>",
-            translation.source_version.number,
+            gettext("Claim"),
+            gettext("English (version %(number)s)") % {"number": translation.source_version.number},
+            gettext("Translation"),
+            gettext("Changed in English since"),
             body,
         )
 

@@ -13,6 +13,7 @@ from django.db.models.functions import Cast
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -123,22 +124,22 @@ def upload(request):
         raise Http404  # only those who edit article text add images to it
     upload = request.FILES.get("image")
     if upload is None:
-        return _upload_error("No image was sent.")
+        return _upload_error(gettext("No image was sent."))
     if upload.size > settings.MARKDOWNX_UPLOAD_MAX_SIZE:
         limit = settings.MARKDOWNX_UPLOAD_MAX_SIZE // (1024 * 1024)
-        return _upload_error(f"The image is larger than {limit} MB.")
+        return _upload_error(gettext("The image is larger than %(limit)s MB.") % {"limit": limit})
     data = upload.read()
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in UPLOAD_FORMATS:
-                return _upload_error("Only JPEG, PNG, GIF and WebP images are accepted.")
+                return _upload_error(gettext("Only JPEG, PNG, GIF and WebP images are accepted."))
             if image.width * image.height > MAX_UPLOAD_PIXELS:
-                return _upload_error("The image has too many pixels.")
+                return _upload_error(gettext("The image has too many pixels."))
             data, extension = image_reencode(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return _upload_error("The file is not a readable image.")
+        return _upload_error(gettext("The file is not a readable image."))
     name = default_storage.save(
         f"{settings.MARKDOWNX_MEDIA_PATH}{uuid.uuid4().hex}.{extension}", ContentFile(data)
     )
@@ -288,7 +289,8 @@ def citation_add(request):
         except library.DuplicateCitationError as exc:
             return JsonResponse(
                 {
-                    "message": f"Already in the library as {exc.existing.key}: using it.",
+                    "message": gettext("Already in the library as %(key)s: using it.")
+                    % {"key": exc.existing.key},
                     "citations": [_citation_row(exc.existing)],
                 }
             )
@@ -296,8 +298,11 @@ def citation_add(request):
             kind, value = classify_identifier(identifier)
             return JsonResponse(
                 {
-                    "message": f"The details of {value} could not be fetched ({exc}). "
-                    "Paste the reference below instead: the identifier is filled in.",
+                    "message": gettext(
+                        "The details of %(identifier)s could not be fetched (%(error)s). "
+                        "Paste the reference below instead: the identifier is filled in."
+                    )
+                    % {"identifier": value, "error": exc},
                     "fetch_failed": True,
                     "paste_template": _paste_template(kind, value),
                     "citations": [],
@@ -306,11 +311,15 @@ def citation_add(request):
         except library.EXPECTED_ERRORS as exc:
             return JsonResponse({"message": str(exc), "citations": []}, status=400)
         return JsonResponse(
-            {"message": f"Added {citation.key}.", "citations": [_citation_row(citation)]}
+            {
+                "message": gettext("Added %(key)s.") % {"key": citation.key},
+                "citations": [_citation_row(citation)],
+            }
         )
     if not text.strip():
         return JsonResponse(
-            {"message": "Enter a DOI or PMID, or paste a reference.", "citations": []}, status=400
+            {"message": gettext("Enter a DOI or PMID, or paste a reference."), "citations": []},
+            status=400,
         )
     try:
         result = library.citations_add_from_text(text=text, fmt="auto", user=request.user)
@@ -321,11 +330,13 @@ def citation_add(request):
         if item.citation is not None:
             rows.append(_citation_row(item.citation))
         if item.outcome == "duplicate":
-            notes.append(f"Already in the library as {item.citation.key}: using it.")
+            notes.append(
+                gettext("Already in the library as %(key)s: using it.") % {"key": item.citation.key}
+            )
         elif item.outcome == "error":
             notes.append(item.message)
         else:
-            notes.append(f"Added {item.citation.key}.")
+            notes.append(gettext("Added %(key)s.") % {"key": item.citation.key})
     return JsonResponse({"message": " ".join(notes), "citations": rows})
 
 

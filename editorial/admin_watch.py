@@ -13,6 +13,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from articles.models import Article, FoundEvidence, LiteratureSearch
@@ -31,8 +33,8 @@ def _claim_keys(text: str) -> list[str]:
 class LiteratureSearchForm(forms.ModelForm):
     claim_keys = forms.CharField(
         required=False,
-        label="Claims it bears on",
-        help_text="Claim ids separated by commas, e.g. rapid-onset, veterans.",
+        label=_("Claims it bears on"),
+        help_text=_("Claim ids separated by commas, e.g. rapid-onset, veterans."),
     )
 
     class Meta:
@@ -47,13 +49,17 @@ class LiteratureSearchForm(forms.ModelForm):
         if article is not None and keys:
             unknown = sorted(set(keys) - set(article.claims.values_list("key", flat=True)))
             if unknown:
-                self.add_error("claim_keys", f"No such claim in the article: {', '.join(unknown)}")
+                self.add_error(
+                    "claim_keys",
+                    gettext("No such claim in the article: %(keys)s")
+                    % {"keys": ", ".join(unknown)},
+                )
         data["claim_keys"] = keys
         name = (data.get("name") or "").strip()
         if article is not None and name:
             taken = article.literature_searches.filter(name=name).exclude(pk=self.instance.pk)
             if taken.exists():
-                self.add_error("name", "The article already has a search with this name.")
+                self.add_error("name", gettext("The article already has a search with this name."))
         return data
 
 
@@ -126,12 +132,12 @@ class FoundEvidenceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Article", ordering="article__title")
+    @admin.display(description=_("Article"), ordering="article__title")
     def article_link(self, item):
         url = reverse("admin:articles_article_change", args=[item.article_id])
         return format_html('<a href="{}#new-evidence">{}</a>', url, item.article.title)
 
-    @admin.display(description="PMID", ordering="pmid")
+    @admin.display(description=_("PMID"), ordering="pmid")
     def pubmed_link(self, item):
         return format_html(
             '<a href="{}" rel="noopener noreferrer">{}</a>', item.pubmed_url, item.pmid
@@ -178,28 +184,32 @@ def found_action_view(model_admin):
             reverse("admin:articles_article_change", args=[article.pk]) + "#new-evidence"
         )
         if any("\x00" in value for value in request.POST.values()):
-            messages.error(request, "The form contained a NUL character; nothing was recorded.")
+            messages.error(
+                request, gettext("The form contained a NUL character; nothing was recorded.")
+            )
             return back
         try:
             if action == "add":
                 item, created = watch.found_add_to_library(item=item, user=request.user)
                 done = (
-                    f"added to the library as [@{item.citation.key}]"
+                    gettext("added to the library as [@%(key)s]")
                     if created
-                    else f"already in the library as [@{item.citation.key}]; linked"
-                )
+                    else gettext("already in the library as [@%(key)s]; linked")
+                ) % {"key": item.citation.key}
             elif action == "dismiss":
                 watch.found_dismiss(
                     item=item, user=request.user, reason=request.POST.get("reason", "")
                 )
-                done = "dismissed"
+                done = gettext("dismissed")
             else:
                 watch.found_start_rereview(item=item, user=request.user)
-                done = "the article is back in clinical review with this work noted"
+                done = gettext("the article is back in clinical review with this work noted")
         except (WorkflowError, *library.EXPECTED_ERRORS) as exc:
             messages.error(request, f"PMID {item.pmid}: {exc}")
         else:
-            messages.success(request, f"PMID {item.pmid}: {done}.")
+            messages.success(
+                request, gettext("PMID %(pmid)s: %(done)s.") % {"pmid": item.pmid, "done": done}
+            )
         return back
 
     return view

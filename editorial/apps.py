@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EditorialConfig(AppConfig):
     name = "editorial"
-    verbose_name = "Editorial workflow"
+    verbose_name = _("Editorial workflow")
 
     def ready(self):
         from editorial.admin_lookups import install as install_bounded_lookups

@@ -23,6 +23,7 @@ from difflib import SequenceMatcher
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 
 from editorial.readability import plain_text, sentences
 from evidence import citations
@@ -117,29 +118,40 @@ class VersionDiff:
 
     def summary_lines(self) -> list[str]:
         """Short plain-text lines for a review screen or an audit comment (escape them
-        like any text when showing them as HTML)."""
+        like any text when showing them as HTML), in the active language."""
         if self.is_first:
             return [
-                f"First version: {_count(len(self.sections), 'section')}, "
-                f"{_count(len(self.claims_added), 'claim')}, "
-                f"{_count(len(self.citations_added), 'citation')}"
+                gettext("First version: %(sections)s, %(claims)s, %(citations)s")
+                % {
+                    "sections": _count(len(self.sections), "section"),
+                    "claims": _count(len(self.claims_added), "claim"),
+                    "citations": _count(len(self.citations_added), "citation"),
+                }
             ]
         lines = []
         if self.title_changed:
             lines.append(
-                f"Title changed from {_quote(self.title_changed[0])} to "
-                f"{_quote(self.title_changed[1])}"
+                gettext("Title changed from %(old)s to %(new)s")
+                % {"old": _quote(self.title_changed[0]), "new": _quote(self.title_changed[1])}
             )
         if self.summary_changed:
-            lines.append("Summary changed")
+            lines.append(gettext("Summary changed"))
         for section in self.sections:
             lines.extend(_section_lines(section))
-        lines.extend(f"Claim {claim['id']} added" for claim in self.claims_added)
-        lines.extend(f"Claim {claim['id']} removed" for claim in self.claims_removed)
+        lines.extend(
+            gettext("Claim %(id)s added") % {"id": claim["id"]} for claim in self.claims_added
+        )
+        lines.extend(
+            gettext("Claim %(id)s removed") % {"id": claim["id"]} for claim in self.claims_removed
+        )
         for change in self.claims_changed:
             lines.extend(_claim_lines(change))
-        lines.extend(f"Citation {key} added" for key in self.citations_added)
-        lines.extend(f"Citation {key} removed" for key in self.citations_removed)
+        lines.extend(
+            gettext("Citation %(key)s added") % {"key": key} for key in self.citations_added
+        )
+        lines.extend(
+            gettext("Citation %(key)s removed") % {"key": key} for key in self.citations_removed
+        )
         return lines
 
 
@@ -147,7 +159,15 @@ class VersionDiff:
 
 
 def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    if noun == "section":
+        text = ngettext("%(count)d section", "%(count)d sections", number)
+    elif noun == "claim":
+        text = ngettext("%(count)d claim", "%(count)d claims", number)
+    elif noun == "citation":
+        text = ngettext("%(count)d citation", "%(count)d citations", number)
+    else:
+        text = ngettext("%(count)d sentence", "%(count)d sentences", number)
+    return text % {"count": number}
 
 
 def _quote(text: str) -> str:
@@ -155,46 +175,97 @@ def _quote(text: str) -> str:
 
 
 def _section_name(heading: str) -> str:
-    return f"Section {_quote(heading)}" if heading else "Lead section"
+    if heading:
+        return gettext("Section %(heading)s") % {"heading": _quote(heading)}
+    return gettext("Lead section")
 
 
 def _section_lines(section: SectionDiff) -> list[str]:
     name = _section_name(section.heading)
-    if section.status in ("added", "removed"):
-        return [f"{name} {section.status}"]
+    if section.status == "added":
+        return [gettext("%(section)s added") % {"section": name}]
+    if section.status == "removed":
+        return [gettext("%(section)s removed") % {"section": name}]
     lines = []
     if section.old_heading is not None:
-        lines.append(f"{_section_name(section.old_heading)} renamed to {_quote(section.heading)}")
+        lines.append(
+            gettext("%(section)s renamed to %(heading)s")
+            % {"section": _section_name(section.old_heading), "heading": _quote(section.heading)}
+        )
     if section.changed_count:
-        lines.append(f"{name} changed ({_count(section.changed_count, 'sentence')})")
+        lines.append(
+            gettext("%(section)s changed (%(sentences)s)")
+            % {"section": name, "sentences": _count(section.changed_count, "sentence")}
+        )
     return lines
 
 
+CERTAINTY_NAMES = {
+    "high": pgettext_lazy("certainty", "high"),
+    "moderate": pgettext_lazy("certainty", "moderate"),
+    "low": pgettext_lazy("certainty", "low"),
+    "very-low": pgettext_lazy("certainty", "very low"),
+}
+
+
 def _certainty_name(certainty: str) -> str:
-    return certainty.replace("-", " ")
+    return str(CERTAINTY_NAMES.get(certainty, certainty.replace("-", " ")))
 
 
 def _claim_lines(change: ClaimChange) -> list[str]:
     lines = []
+    claim = {"id": change.id}
     if change.statement_changed:
-        lines.append(f"Claim {change.id} reworded")
+        lines.append(gettext("Claim %(id)s reworded") % claim)
     if change.certainty_changed:
         old, new = _certainty_name(change.old_certainty), _certainty_name(change.new_certainty)
         if not old:
-            lines.append(f"Claim {change.id} graded {new}")
+            lines.append(gettext("Claim %(id)s graded %(new)s") % {**claim, "new": new})
         elif not new:
-            lines.append(f"Claim {change.id} no longer graded (was {old})")
+            lines.append(
+                gettext("Claim %(id)s no longer graded (was %(old)s)") % {**claim, "old": old}
+            )
         else:
-            lines.append(f"Claim {change.id} re-graded from {old} to {new}")
-    for keys, relation, verb in (
-        (change.supports_added, "supporting", "added"),
-        (change.supports_removed, "supporting", "removed"),
-        (change.contradicts_added, "contradicting", "added"),
-        (change.contradicts_removed, "contradicting", "removed"),
+            lines.append(
+                gettext("Claim %(id)s re-graded from %(old)s to %(new)s")
+                % {**claim, "old": old, "new": new}
+            )
+    for keys, text in (
+        (
+            change.supports_added,
+            ngettext(
+                "Claim %(id)s: supporting citation %(keys)s added",
+                "Claim %(id)s: supporting citations %(keys)s added",
+                len(change.supports_added),
+            ),
+        ),
+        (
+            change.supports_removed,
+            ngettext(
+                "Claim %(id)s: supporting citation %(keys)s removed",
+                "Claim %(id)s: supporting citations %(keys)s removed",
+                len(change.supports_removed),
+            ),
+        ),
+        (
+            change.contradicts_added,
+            ngettext(
+                "Claim %(id)s: contradicting citation %(keys)s added",
+                "Claim %(id)s: contradicting citations %(keys)s added",
+                len(change.contradicts_added),
+            ),
+        ),
+        (
+            change.contradicts_removed,
+            ngettext(
+                "Claim %(id)s: contradicting citation %(keys)s removed",
+                "Claim %(id)s: contradicting citations %(keys)s removed",
+                len(change.contradicts_removed),
+            ),
+        ),
     ):
         if keys:
-            noun = "citation" if len(keys) == 1 else "citations"
-            lines.append(f"Claim {change.id}: {relation} {noun} {', '.join(keys)} {verb}")
+            lines.append(text % {**claim, "keys": ", ".join(keys)})
     return lines
 
 

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The admin in the staff member's chosen language (the public site: by path only).
+    "accounts.language.StaffLanguageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.security.StaffGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

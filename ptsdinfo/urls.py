@@ -2,7 +2,7 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from accounts import security
+from accounts import language, security
 from editorial.admin import view_on_site
 from ptsdinfo import health, media
 from publicsite import views
@@ -24,6 +24,8 @@ urlpatterns = [
     path("editor/", include("editorial.admin_urls")),
     # Second factor (enrol, verify) before the admin mount, which would claim the prefix.
     path("admin/2fa/", include(security.urls)),
+    # Each staff member's choice of the admin's language (accounts/language.py).
+    path("admin/language/", language.interface_language, name="interface_language"),
     # The admin's "view on site" redirect, limited to staff who may view the model.
     path(
         "admin/r/<int:content_type_id>/<path:object_id>/",

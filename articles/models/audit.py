@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.citations import Citation
 from articles.models.common import choices_constraint
@@ -10,10 +11,10 @@ from articles.models.versions import ArticleVersion
 
 
 class ReviewEventKind(models.TextChoices):
-    TRANSITION = "transition", "Transition"
-    COMMENT = "comment", "Comment"
-    EDIT = "edit", "Draft edited"
-    IMPORT = "import", "Imported"
+    TRANSITION = "transition", _("Transition")
+    COMMENT = "comment", _("Comment")
+    EDIT = "edit", _("Draft edited")
+    IMPORT = "import", _("Imported")
 
 
 class ReviewEvent(models.Model):

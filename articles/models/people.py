@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 # Lowercase language codes, comma-separated without spaces: "es" or "es,fr".
 LANGUAGES_PATTERN = r"^([a-z]{2,3}(,[a-z]{2,3})*)?$"
@@ -28,6 +29,16 @@ class StaffProfile(models.Model):
         help_text="Languages this person may review translations in, as codes separated by "
         'commas, e.g. "es". Empty: none.',
     )
+    # The language of the admin for this person (issue 18): applied to their /admin/ and
+    # /editor/ requests by accounts.language.StaffLanguageMiddleware. The public site's
+    # language is decided by the path alone, whoever is signed in.
+    interface_language = models.CharField(
+        _("interface language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_("The language of the admin pages and the emails you get from ptsdinfo."),
+    )
 
     class Meta:
         constraints = [
@@ -38,6 +49,10 @@ class StaffProfile(models.Model):
             models.CheckConstraint(
                 condition=Q(languages__regex=LANGUAGES_PATTERN),
                 name="staff_profile_languages_are_codes",
+            ),
+            models.CheckConstraint(
+                condition=Q(interface_language__in=[code for code, _name in settings.LANGUAGES]),
+                name="staff_profile_interface_language_valid",
             ),
         ]
 

@@ -42,10 +42,10 @@ class ReaderReportKind(models.TextChoices):
 
 
 class ReaderReportState(models.TextChoices):
-    NEW = "new", "New"
-    ACCEPTED = "accepted", "Accepted"
-    DECLINED = "declined", "Declined"
-    FIXED = "fixed", "Fixed"
+    NEW = "new", _("New")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    FIXED = "fixed", _("Fixed")
 
 
 class ReaderReport(models.Model):
@@ -67,15 +67,19 @@ class ReaderReport(models.Model):
     kind = models.CharField(max_length=20, choices=ReaderReportKind)
     description = models.TextField(max_length=2000)
     email = models.EmailField(blank=True)
-    # The language of the page the reader reported from (issue 18): a report from /es/
-    # is about the Spanish text, and its reply is written in Spanish.
-    language = models.CharField(
-        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
-    )
     state = models.CharField(
         max_length=10, choices=ReaderReportState, default=ReaderReportState.NEW
     )
     decision_reason = models.TextField(blank=True)
+    # The language of the page the reader reported from (issue 18): a report from /es/
+    # is about the Spanish text, and its reply's fixed wording is written in Spanish.
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text=_("The language of the page the report came from; the reply is written in it."),
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -84,6 +88,10 @@ class ReaderReport(models.Model):
         constraints = [
             choices_constraint("kind", ReaderReportKind, "reader_report_kind_valid"),
             choices_constraint("state", ReaderReportState, "reader_report_state_valid"),
+            models.CheckConstraint(
+                condition=models.Q(language__in=[code for code, _name in settings.LANGUAGES]),
+                name="reader_report_language_valid",
+            ),
         ]
 
     def __str__(self):

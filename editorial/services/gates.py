@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from articles import markdown_rules, rendering
 from articles.models import Article, Citation, ClaimCitation, FoundEvidence, ReaderReport
@@ -100,7 +101,9 @@ def article_gates(*, article: Article, reviewer=None) -> list[Problem]:
     problems: list[Problem] = []
     if not article.summary.strip():
         problems.append(
-            Problem(ERROR, "missing-summary", "The article has no summary.", field="summary")
+            Problem(
+                ERROR, "missing-summary", gettext("The article has no summary."), field="summary"
+            )
         )
     if reviewer is not None:
         profile = getattr(reviewer, "profile", None)
@@ -109,8 +112,11 @@ def article_gates(*, article: Article, reviewer=None) -> list[Problem]:
                 Problem(
                     ERROR,
                     "reviewer-credentials",
-                    f"Reviewer {reviewer.get_username()} has no credentials on their staff "
-                    "profile; readers must see who checked the article.",
+                    gettext(
+                        "Reviewer %(who)s has no credentials on their staff profile; readers "
+                        "must see who checked the article."
+                    )
+                    % {"who": reviewer.get_username()},
                     field="reviewer",
                 )
             )
@@ -140,7 +146,14 @@ def _unknown_keys(sections, bibliography) -> tuple[list[Problem], set[str]]:
         try:
             parsed = parse_body(_section_text(section))
         except ArticleFormatError as exc:
-            problems.append(Problem(ERROR, "format", f"Section {section.anchor!r}: {exc.message}"))
+            problems.append(
+                Problem(
+                    ERROR,
+                    "format",
+                    gettext("Section %(anchor)r: %(problem)s")
+                    % {"anchor": section.anchor, "problem": exc.message},
+                )
+            )
             continue
         for parsed_section in parsed:
             for ref in parsed_section.citations:
@@ -151,7 +164,8 @@ def _unknown_keys(sections, bibliography) -> tuple[list[Problem], set[str]]:
                         Problem(
                             ERROR,
                             "unknown-citation",
-                            f"Unknown citation key {ref.key!r} in section {section.anchor!r}.",
+                            gettext("Unknown citation key %(key)r in section %(anchor)r.")
+                            % {"key": ref.key, "anchor": section.anchor},
                         )
                     )
     return problems, cited
@@ -175,9 +189,9 @@ def reference_gaps(citation: Citation) -> list[str]:
     gaps = []
     title = str(csl.get("title") or "").strip()
     if not title:
-        gaps.append("a title")
+        gaps.append(gettext("a title"))
     elif TITLE_PLACEHOLDER_RE.search(title):
-        gaps.append("a real title (it still has a placeholder)")
+        gaps.append(gettext("a real title (it still has a placeholder)"))
     people = [
         name
         for role in ("author", "editor")
@@ -188,11 +202,11 @@ def reference_gaps(citation: Citation) -> list[str]:
         csl_type in PUBLISHER_AS_AUTHOR_TYPES and str(csl.get("publisher") or "").strip()
     )
     if not people and not organisation:
-        gaps.append("an author or an organisation")
+        gaps.append(gettext("an author or an organisation"))
     if not citation.year:
-        gaps.append("a year")
+        gaps.append(gettext("a year"))
     if csl_type in JOURNAL_TYPES and not (citation.doi or citation.pmid):
-        gaps.append("a DOI or PMID")
+        gaps.append(gettext("a DOI or PMID"))
     return gaps
 
 
@@ -212,9 +226,9 @@ def identifier_mismatch(citation: Citation) -> str:
     listed = cached_pubmed_doi(citation.pmid)
     if not listed or listed == citation.doi:
         return ""
-    return (
-        f"PubMed lists DOI {listed} for PMID {citation.pmid}, but the reference has {citation.doi}"
-    )
+    return gettext(
+        "PubMed lists DOI %(listed)s for PMID %(pmid)s, but the reference has %(doi)s"
+    ) % {"listed": listed, "pmid": citation.pmid, "doi": citation.doi}
 
 
 def identifiers_check_online(*, article: Article, client=None) -> list[str]:
@@ -251,7 +265,8 @@ def _reference_problems(bibliography, cited: set[str]) -> list[Problem]:
                 Problem(
                     WARNING,
                     "unused-reference",
-                    f"Reference {link.key!r} is in the bibliography but nothing cites it.",
+                    gettext("Reference %(key)r is in the bibliography but nothing cites it.")
+                    % {"key": link.key},
                 )
             )
             continue
@@ -261,7 +276,8 @@ def _reference_problems(bibliography, cited: set[str]) -> list[Problem]:
                 Problem(
                     ERROR,
                     "reference-incomplete",
-                    f"Reference {link.key!r} needs {', '.join(gaps)}.",
+                    gettext("Reference %(key)r needs %(gaps)s.")
+                    % {"key": link.key, "gaps": ", ".join(gaps)},
                 )
             )
         if mismatch := identifier_mismatch(link.citation):
@@ -269,7 +285,8 @@ def _reference_problems(bibliography, cited: set[str]) -> list[Problem]:
                 Problem(
                     ERROR,
                     "identifier-mismatch",
-                    f"Reference {link.key!r}: its DOI and PMID disagree ({mismatch}).",
+                    gettext("Reference %(key)r: its DOI and PMID disagree (%(mismatch)s).")
+                    % {"key": link.key, "mismatch": mismatch},
                 )
             )
     return problems
@@ -311,9 +328,12 @@ def _image_problems(sections) -> list[Problem]:
                             Problem(
                                 ERROR,
                                 "image-alt",
-                                f"Image {src!r} in section {section.anchor!r} has no "
-                                "alternative text; describe it, or mark it decorative with "
-                                "[![](...)]{.decorative}.",
+                                gettext(
+                                    "Image %(src)r in section %(anchor)r has no alternative "
+                                    "text; describe it, or mark it decorative with "
+                                    "[![](...)]{.decorative}."
+                                )
+                                % {"src": src, "anchor": section.anchor},
                             )
                         )
     return problems
@@ -334,7 +354,7 @@ def _claim_problems(article: Article) -> list[Problem]:
                 Problem(
                     ERROR,
                     "uncited-claim",
-                    f"Claim {claim.key!r} has no supporting citation.",
+                    gettext("Claim %(key)r has no supporting citation.") % {"key": claim.key},
                     claim_key=claim.key,
                 )
             )
@@ -343,7 +363,7 @@ def _claim_problems(article: Article) -> list[Problem]:
                 Problem(
                     ERROR,
                     "ungraded-claim",
-                    f"Claim {claim.key!r} has no certainty grade.",
+                    gettext("Claim %(key)r has no certainty grade.") % {"key": claim.key},
                     claim_key=claim.key,
                 )
             )
@@ -362,7 +382,8 @@ def _source_problems(claim, citation: Citation, old_reported: set[int]) -> list[
             Problem(
                 ERROR,
                 "retracted-citation",
-                f"Claim {claim.key!r} cites a retracted source: {citation.title}.",
+                gettext("Claim %(key)r cites a retracted source: %(title)s.")
+                % {"key": claim.key, "title": citation.title},
                 claim_key=claim.key,
             )
         )
@@ -371,8 +392,8 @@ def _source_problems(claim, citation: Citation, old_reported: set[int]) -> list[
             Problem(
                 WARNING,
                 "expression-of-concern",
-                f"Claim {claim.key!r} cites a source under an expression of concern: "
-                f"{citation.title}.",
+                gettext("Claim %(key)r cites a source under an expression of concern: %(title)s.")
+                % {"key": claim.key, "title": citation.title},
                 claim_key=claim.key,
             )
         )
@@ -383,8 +404,16 @@ def _source_problems(claim, citation: Citation, old_reported: set[int]) -> list[
             Problem(
                 WARNING,
                 "old-source",
-                f"Source from {citation.year} is more than {MAX_SOURCE_AGE_YEARS} years "
-                f"old (first cited by claim {claim.key!r}): {citation.title}.",
+                gettext(
+                    "Source from %(year)s is more than %(limit)s years old (first cited by "
+                    "claim %(key)r): %(title)s."
+                )
+                % {
+                    "year": citation.year,
+                    "limit": MAX_SOURCE_AGE_YEARS,
+                    "key": claim.key,
+                    "title": citation.title,
+                },
                 claim_key=claim.key,
             )
         )
@@ -400,9 +429,12 @@ def _support_problems(claim, supports: list[Citation]) -> list[Problem]:
             Problem(
                 WARNING,
                 "regulatory-news-only",
-                f"Claim {claim.key!r} is about approval, licensing, warnings or safety, but "
-                "its only sources are news items; cite the regulator, the label or the "
-                "maker's own release.",
+                gettext(
+                    "Claim %(key)r is about approval, licensing, warnings or safety, but its "
+                    "only sources are news items; cite the regulator, the label or the maker's "
+                    "own release."
+                )
+                % {"key": claim.key},
                 claim_key=claim.key,
             )
         )
@@ -411,8 +443,10 @@ def _support_problems(claim, supports: list[Citation]) -> list[Problem]:
             Problem(
                 WARNING,
                 "primary-only",
-                f"Claim {claim.key!r} rests only on primary studies; is there a review or "
-                "guideline?",
+                gettext(
+                    "Claim %(key)r rests only on primary studies; is there a review or guideline?"
+                )
+                % {"key": claim.key},
                 claim_key=claim.key,
             )
         )
@@ -428,8 +462,16 @@ def _reading_grade(sections) -> list[Problem]:
             Problem(
                 WARNING,
                 "reading-grade",
-                f"Reading grade {result.grade:.1f} (SMOG {result.smog:.1f}, Flesch-Kincaid "
-                f"{result.flesch_kincaid:.1f}) is above the target of {target:g}.",
+                gettext(
+                    "Reading grade %(grade).1f (SMOG %(smog).1f, Flesch-Kincaid %(fk).1f) is "
+                    "above the target of %(target)g."
+                )
+                % {
+                    "grade": result.grade,
+                    "smog": result.smog,
+                    "fk": result.flesch_kincaid,
+                    "target": target,
+                },
             )
         ]
     return []
@@ -442,8 +484,12 @@ def _reader_report_problems(article: Article) -> list[Problem]:
         Problem(
             WARNING,
             "reader-report",
-            f"Open reader report {report.pk} ({report.get_kind_display()})"
-            + (f" on claim {report.claim_key}." if report.claim_key else " on the page."),
+            (
+                gettext("Open reader report %(number)s (%(kind)s) on claim %(key)s.")
+                if report.claim_key
+                else gettext("Open reader report %(number)s (%(kind)s) on the page.")
+            )
+            % {"number": report.pk, "kind": report.get_kind_display(), "key": report.claim_key},
             claim_key=report.claim_key,
         )
         for report in reports.order_by("created_at")
@@ -468,8 +514,14 @@ def _new_evidence_problems(article: Article) -> list[Problem]:
         Problem(
             WARNING,
             "new-evidence",
-            f"New {item.get_kind_display().lower()} since the last review, not yet "
-            f"weighed: PMID {item.pmid}, “{item.title[:120]}”"
+            gettext(
+                "New %(kind)s since the last review, not yet weighed: PMID %(pmid)s, “%(title)s”"
+            )
+            % {
+                "kind": item.get_kind_display().lower(),
+                "pmid": item.pmid,
+                "title": item.title[:120],
+            }
             + (f" ({item.journal}, {item.published_text})." if item.journal else "."),
         )
         for item in found.order_by("-entered_on", "pmid")

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from articles.articlefile import write_body_text
 from articles.models import Article, Certainty, ReviewEvent
@@ -106,9 +107,12 @@ def _graded_body(*, sections, index: int, key: str, certainty: str, first_line: 
         if [c.certainty for c in page.claims if c.id == key] == [certainty]:
             return edited
     raise WorkflowError(
-        f"Claim {key!r} could not be graded: no edit of its {{...}} attribute block gives "
-        "exactly that grade when the text is read back. Nothing was changed; ask the "
-        "author to simplify the text around the claim.",
+        gettext(
+            "Claim %(key)r could not be graded: no edit of its {...} attribute block gives "
+            "exactly that grade when the text is read back. Nothing was changed; ask the "
+            "author to simplify the text around the claim."
+        )
+        % {"key": key},
         rule="claim-grade",
     )
 
@@ -125,16 +129,23 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
     """
     _locked(article)
     if not user_in_group(user, CLINICAL_REVIEWERS):
-        raise WorkflowError("Only a Clinical reviewer grades claims.", rule="role")
+        raise WorkflowError(gettext("Only a Clinical reviewer grades claims."), rule="role")
     if article.status != S.IN_REVIEW:
         raise WorkflowError(
-            "Claims are graded while the article is in review.", rule="transition-table"
+            gettext("Claims are graded while the article is in review."),
+            rule="transition-table",
         )
     if certainty not in Certainty.values:
-        raise WorkflowError(f"{certainty!r} is not a certainty grade.", rule="certainty")
+        raise WorkflowError(
+            gettext("%(grade)r is not a certainty grade.") % {"grade": certainty},
+            rule="certainty",
+        )
     claim = article.claims.select_related("section").filter(key=key).first()
     if claim is None:
-        raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
+        raise WorkflowError(
+            gettext("No claim %(key)r in %(slug)s.") % {"key": key, "slug": article.slug},
+            rule="claim-comment",
+        )
     _verify_draft(article)  # so the rows, and the sections below, are what the text says
     sections = list(article.sections.order_by("position"))
     index = next(i for i, s in enumerate(sections) if s.pk == claim.section_id)
@@ -169,11 +180,14 @@ def claim_grade(*, article: Article, user, key: str, certainty: str, comment: st
 def claim_comment(*, article: Article, user, key: str, comment: str) -> ReviewEvent:
     """A review comment on one claim, kept in the audit trail."""
     if not (user_in_group(user, CLINICAL_REVIEWERS) or user_in_group(user, AUTHORS)):
-        raise WorkflowError("Only editors and reviewers comment on claims.", rule="role")
+        raise WorkflowError(gettext("Only editors and reviewers comment on claims."), rule="role")
     if not comment.strip():
-        raise WorkflowError("The comment is empty.", rule="comment-required")
+        raise WorkflowError(gettext("The comment is empty."), rule="comment-required")
     if not article.claims.filter(key=key).exists():
-        raise WorkflowError(f"No claim {key!r} in {article.slug}.", rule="claim-comment")
+        raise WorkflowError(
+            gettext("No claim %(key)r in %(slug)s.") % {"key": key, "slug": article.slug},
+            rule="claim-comment",
+        )
     event = ReviewEvent.objects.create(
         article=article,
         actor=user,

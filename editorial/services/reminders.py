@@ -20,8 +20,10 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
-from articles.models import Article, ReviewReminder
+from articles.models import Article, ReviewReminder, StaffProfile
 
 SENT = "sent"
 ALREADY_SENT = "already-sent"
@@ -125,25 +127,43 @@ def _admin_link(article: Article) -> str:
 
 def _when(article: Article, today: date) -> str:
     days = (article.next_review_due - today).days
+    due = article.next_review_due.isoformat()
     if days < 0:
-        return f"OVERDUE since {article.next_review_due.isoformat()} ({-days} days)"
+        return ngettext(
+            "OVERDUE since %(date)s (%(days)d day)", "OVERDUE since %(date)s (%(days)d days)", -days
+        ) % {"date": due, "days": -days}
     if days == 0:
-        return "due today"
-    return f"due on {article.next_review_due.isoformat()} (in {days} days)"
+        return gettext("due today")
+    return ngettext(
+        "due on %(date)s (in %(days)d day)", "due on %(date)s (in %(days)d days)", days
+    ) % {"date": due, "days": days}
 
 
 def reminder_message(*, editor, articles: list[Article], today: date) -> EmailMessage:
-    profile = getattr(editor, "profile", None)
+    """The reminder, in the interface language the editor chose (staff profile)."""
+    profile = StaffProfile.objects.filter(user=editor).first()
+    language = profile.interface_language if profile else settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _reminder_message(editor, profile, articles, today)
+
+
+def _reminder_message(editor, profile, articles: list[Article], today: date) -> EmailMessage:
     name = (profile.display_name if profile else "") or editor.get_full_name() or editor.username
     overdue = any(a.next_review_due < today for a in articles)
     if len(articles) == 1:
-        subject = f"Clinical review {'overdue' if overdue else 'due'}: {articles[0].title}"
+        subject = (
+            gettext("Clinical review overdue: %(title)s")
+            if overdue
+            else gettext("Clinical review due: %(title)s")
+        ) % {"title": articles[0].title}
+    elif overdue:
+        subject = gettext("%(count)d clinical reviews overdue or due") % {"count": len(articles)}
     else:
-        subject = f"{len(articles)} clinical reviews {'overdue or ' if overdue else ''}due"
+        subject = gettext("%(count)d clinical reviews due") % {"count": len(articles)}
     lines = [
-        f"Hello {name},",
+        gettext("Hello %(name)s,") % {"name": name},
         "",
-        "These ptsdinfo articles you are responsible for need their clinical review:",
+        gettext("These ptsdinfo articles you are responsible for need their clinical review:"),
         "",
     ]
     for article in articles:
@@ -155,11 +175,13 @@ def reminder_message(*, editor, articles: list[Article], today: date) -> EmailMe
         )
     lines += [
         "",
-        "To re-review an article, submit it for review in the admin (or run "
-        "`manage.py workflow SLUG submit`); a clinical reviewer's approval moves "
-        '"last reviewed" on.',
+        gettext(
+            "To re-review an article, submit it for review in the admin (or run "
+            "`manage.py workflow SLUG submit`); a clinical reviewer's approval moves \"last "
+            'reviewed" on.'
+        ),
         "",
-        "You get at most one reminder per article per day.",
+        gettext("You get at most one reminder per article per day."),
     ]
     return EmailMessage(
         subject=f"[ptsdinfo] {subject}",

@@ -18,10 +18,17 @@ from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
-from articles.models import Article, ArticleStatus, ReaderReport, ReviewEvent
+from articles.models import (
+    Article,
+    ArticleStatus,
+    ArticleTranslation,
+    ReaderReport,
+    ReviewEvent,
+)
 from editorial.services.workflow import WorkflowError, article_submit
 
 REPORT_EMAIL_DAYS = 90
@@ -68,8 +75,11 @@ def report_submit(
     description: str,
     email: str = "",
     address: str,
-    language: str = settings.LANGUAGE_CODE,
+    language: str | None = None,
 ) -> ReaderReport:
+    """Store a reader's report. `language` is the language of the page it came from
+    (the reply is written in it); by default the active one, which on the public site
+    is the page's (its path decides)."""
     if rate_limited(address):
         raise ReportRejected(
             gettext("Too many reports from this address; please try again later."),
@@ -79,6 +89,8 @@ def report_submit(
     live_keys = {claim["id"] for claim in (live.snapshot.get("claims", []) if live else [])}
     if claim_key and claim_key not in live_keys:
         raise ReportRejected(gettext("That claim is not on this page."))
+    if language is None:
+        language = _site_language(translation.get_language())
     if language not in dict(settings.LANGUAGES):
         raise ReportRejected(gettext("That is not a language of this site."))
     if kind not in ReaderReport.Kind.values:
@@ -99,6 +111,15 @@ def report_submit(
     )
 
 
+def _site_language(code: str | None) -> str:
+    """`code` as one of settings.LANGUAGES ("es-mx" -> "es"), else the default."""
+    languages = dict(settings.LANGUAGES)
+    code = (code or "").lower()
+    if code in languages:
+        return code
+    return code.split("-")[0] if code.split("-")[0] in languages else settings.LANGUAGE_CODE
+
+
 def open_reports(article: Article):
     return article.reader_reports.filter(state__in=ReaderReport.OPEN_STATES)
 
@@ -111,20 +132,22 @@ def report_accept(*, report: ReaderReport, user, send_to_review: bool = False) -
     the public submit comment is only CHANGE_NOTE, so "What changed" never shows it.
     """
     if report.state != ReaderReport.State.NEW:
-        raise WorkflowError("Only a new report can be accepted.", rule="report-state")
+        raise WorkflowError(gettext("Only a new report can be accepted."), rule="report-state")
     article = report.article
     if send_to_review:
         if article.status != ArticleStatus.PUBLISHED:
-            raise WorkflowError("Only a live article goes back to review.", rule="report-review")
+            raise WorkflowError(
+                gettext("Only a live article goes back to review."), rule="report-review"
+            )
         article_submit(article=article, user=user, comment=CHANGE_NOTE)
+        with translation.override(settings.LANGUAGE_CODE):  # the audit trail is English
+            kind = str(report.get_kind_display())
         ReviewEvent.objects.create(
             article=article,
             actor=user,
             kind=ReviewEvent.Kind.COMMENT,
             claim_key=report.claim_key,
-            comment=(
-                f"Reader report {report.pk} ({report.get_kind_display()}): {report.description}"
-            ),
+            comment=f"Reader report {report.pk} ({kind}): {report.description}",
         )
     report.state = ReaderReport.State.ACCEPTED
     report.save(update_fields=["state"])
@@ -135,28 +158,62 @@ REPLY_MAX = 5000
 
 
 def report_reply_message(report: ReaderReport, reply: str) -> EmailMessage:
-    """The editors' answer to a reader who left an email address."""
+    """The editors' answer to a reader who left an email address: the fixed wording in
+    the language of the page the reader reported from (the editor's own words as they
+    wrote them), and the article's title in that language when it has a published
+    translation."""
+    with translation.override(report.language):
+        return _reply_message(report, reply)
+
+
+def _reply_message(report: ReaderReport, reply: str) -> EmailMessage:
     article = report.article
-    where = f"the claim “{report.claim_key}” in" if report.claim_key else "the page"
+    title = _title_in(article, report.language)
+    when = date_format(timezone.localtime(report.created_at), gettext("j F Y"))
+    if report.claim_key:
+        thanks = gettext(
+            "Thank you for reporting a problem with the claim “%(claim)s” in “%(title)s” on "
+            "%(date)s. Our editors have looked at it. Their answer:"
+        )
+    else:
+        thanks = gettext(
+            "Thank you for reporting a problem with the page “%(title)s” on %(date)s. Our "
+            "editors have looked at it. Their answer:"
+        )
     body = [
-        "Hello,",
+        gettext("Hello,"),
         "",
-        f"Thank you for reporting a problem with {where} “{article.title}” on "
-        f"{report.created_at:%d %B %Y}. Our editors have looked at it. Their answer:",
+        thanks % {"claim": report.claim_key, "title": title, "date": when},
         "",
         reply.strip(),
         "",
-        "We have now deleted your email address from the report; we will not write again.",
+        gettext("We have now deleted your email address from the report; we will not write again."),
         "",
-        "This service cannot give medical advice. If you are in crisis in the United States,",
-        "call or text 988 (the Suicide & Crisis Lifeline).",
+        gettext(
+            "This service cannot give medical advice. If you are in crisis in the United "
+            "States, call or text 988 (the Suicide & Crisis Lifeline)."
+        ),
     ]
     return EmailMessage(
-        subject=f"[ptsdinfo] Your report about “{article.title}”",
+        subject="[ptsdinfo] " + gettext("Your report about “%(title)s”") % {"title": title},
         body="\n".join(body) + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[report.email],
     )
+
+
+def _title_in(article: Article, language: str) -> str:
+    """The title readers of `language` saw: the published translation's, else English."""
+    if language != settings.LANGUAGE_CODE:
+        live = (
+            ArticleTranslation.objects.filter(article=article, language=language)
+            .exclude(live_version=None)
+            .values_list("live_version__title", flat=True)
+            .first()
+        )
+        if live:
+            return live
+    return article.title
 
 
 def _close(report: ReaderReport, state: str, reason: str = "", reply: str = "") -> ReaderReport:
@@ -165,17 +222,20 @@ def _close(report: ReaderReport, state: str, reason: str = "", reply: str = "") 
     if reply.strip():
         if not report.email:
             raise WorkflowError(
-                "The reader left no email address to reply to.", rule="report-reply"
+                gettext("The reader left no email address to reply to."), rule="report-reply"
             )
         if len(reply) > REPLY_MAX:
             raise WorkflowError(
-                f"The reply is longer than {REPLY_MAX} characters.", rule="report-reply"
+                gettext("The reply is longer than %(max)s characters.") % {"max": REPLY_MAX},
+                rule="report-reply",
             )
         try:
             report_reply_message(report, reply).send()
         except OSError as exc:
             raise WorkflowError(
-                f"The reply could not be sent ({exc}); the report stays open.", rule="report-reply"
+                gettext("The reply could not be sent (%(error)s); the report stays open.")
+                % {"error": exc},
+                rule="report-reply",
             ) from exc
     report.state = state
     report.decision_reason = reason
@@ -187,15 +247,15 @@ def _close(report: ReaderReport, state: str, reason: str = "", reply: str = "") 
 
 def report_decline(*, report: ReaderReport, user, reason: str, reply: str = "") -> ReaderReport:
     if not report.is_open:
-        raise WorkflowError("The report is already closed.", rule="report-state")
+        raise WorkflowError(gettext("The report is already closed."), rule="report-state")
     if not reason.strip():
-        raise WorkflowError("Declining a report needs a reason.", rule="comment-required")
+        raise WorkflowError(gettext("Declining a report needs a reason."), rule="comment-required")
     return _close(report, ReaderReport.State.DECLINED, reason.strip(), reply)
 
 
 def report_fixed(*, report: ReaderReport, user, note: str = "", reply: str = "") -> ReaderReport:
     if not report.is_open:
-        raise WorkflowError("The report is already closed.", rule="report-state")
+        raise WorkflowError(gettext("The report is already closed."), rule="report-state")
     return _close(report, ReaderReport.State.FIXED, note.strip(), reply)
 
 

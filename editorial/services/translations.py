@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext, pgettext_lazy
 
 from articles.models import (
     Article,
@@ -67,16 +68,28 @@ def _may(user, group: str) -> bool:
 
 def role_check(user, group: str, action: str) -> None:
     if not _may(user, group):
-        who = user.get_username() if user else "nobody"
-        raise WorkflowError(f"{who} may not {action}: only members of {group!r} may.", rule="role")
+        who = user.get_username() if user else gettext("nobody")
+        raise WorkflowError(
+            gettext("%(who)s may not %(action)s: only members of %(group)r may.")
+            % {"who": who, "action": action, "group": group},
+            rule="role",
+        )
 
 
 def state_check(translation: ArticleTranslation, allowed: set[str], action: str) -> None:
     if translation.status not in allowed:
         raise WorkflowError(
-            f"Cannot {action} the {translation.language} translation of "
-            f"{translation.article.slug}: it is {translation.get_status_display()!r}; this "
-            f"action needs one of: {', '.join(sorted(allowed))}.",
+            gettext(
+                "Cannot %(action)s the %(language)s translation of %(slug)s: it is %(state)r; "
+                "this action needs one of: %(states)s."
+            )
+            % {
+                "action": action,
+                "language": translation.language,
+                "slug": translation.article.slug,
+                "state": str(translation.get_status_display()),
+                "states": ", ".join(sorted(allowed)),
+            },
             rule="transition-table",
         )
 
@@ -131,7 +144,7 @@ def translation_facts_check(source_snapshot: dict, body: str) -> list[str]:
     try:
         parsed = parse_body(body)
     except ArticleFormatError as exc:
-        return [f"The translation does not parse: {exc}"]
+        return [gettext("The translation does not parse: %(problem)s") % {"problem": exc}]
     source = parse_body(
         translation_body_text(
             (s["heading"], s["anchor"], s["body"]) for s in source_snapshot["sections"]
@@ -141,8 +154,11 @@ def translation_facts_check(source_snapshot: dict, body: str) -> list[str]:
     got = [s.anchor for s in parsed]
     if want != got:
         return [
-            f"The sections must be the source's, in order: {', '.join(want)}; the translation "
-            f"has {', '.join(got) or 'none'}. Keep each heading's {{#anchor}} as it is."
+            gettext(
+                "The sections must be the source's, in order: %(want)s; the translation has "
+                "%(got)s. Keep each heading's {#anchor} as it is."
+            )
+            % {"want": ", ".join(want), "got": ", ".join(got) or gettext("none")}
         ]
     problems = []
     source_claims = [(s.anchor, c) for s in source for c in s.claims]
@@ -151,48 +167,74 @@ def translation_facts_check(source_snapshot: dict, body: str) -> list[str]:
     source_ids = [c.id for _, c in source_claims]
     for anchor, claim in source_claims:
         if claim.id not in by_id:
-            problems.append(f"Claim {claim.id!r} is missing: translate it, keeping its id.")
+            problems.append(
+                gettext("Claim %(id)r is missing: translate it, keeping its id.") % {"id": claim.id}
+            )
             continue
         its_anchor, mine = by_id[claim.id]
         if its_anchor != anchor:
-            problems.append(f"Claim {claim.id!r} must stay in section {anchor!r}.")
+            problems.append(
+                gettext("Claim %(id)r must stay in section %(anchor)r.")
+                % {"id": claim.id, "anchor": anchor}
+            )
         if mine.certainty != claim.certainty:
             problems.append(
-                f"Claim {claim.id!r}: its certainty grade must stay "
-                f"{claim.certainty or 'unrated'!r}, not {mine.certainty or 'unrated'!r}."
+                gettext("Claim %(id)r: its certainty grade must stay %(want)r, not %(got)r.")
+                % {
+                    "id": claim.id,
+                    "want": claim.certainty or "unrated",
+                    "got": mine.certainty or "unrated",
+                }
             )
         if _cites(mine.supports) != _cites(claim.supports):
             problems.append(
-                f"Claim {claim.id!r}: its supporting citations must stay "
-                f"{_cite_list(claim.supports)}, not {_cite_list(mine.supports)}."
+                gettext("Claim %(id)r: its supporting citations must stay %(want)s, not %(got)s.")
+                % {
+                    "id": claim.id,
+                    "want": _cite_list(claim.supports),
+                    "got": _cite_list(mine.supports),
+                }
             )
         if list(mine.contradicts) != list(claim.contradicts):
             problems.append(
-                f"Claim {claim.id!r}: its contradicting citations must stay "
-                f"{', '.join(claim.contradicts) or 'none'}, not "
-                f"{', '.join(mine.contradicts) or 'none'}."
+                gettext(
+                    "Claim %(id)r: its contradicting citations must stay %(want)s, not %(got)s."
+                )
+                % {
+                    "id": claim.id,
+                    "want": ", ".join(claim.contradicts) or gettext("none"),
+                    "got": ", ".join(mine.contradicts) or gettext("none"),
+                }
             )
     problems += [
-        f"Claim {c.id!r} is not in the source version: a translation adds no claims."
+        gettext("Claim %(id)r is not in the source version: a translation adds no claims.")
+        % {"id": c.id}
         for _, c in claims
         if c.id not in source_ids
     ]
     present = [c.id for _, c in claims if c.id in source_ids]
     if not problems and present != source_ids:
-        problems.append(f"The claims must keep the source's order: {', '.join(source_ids)}.")
+        problems.append(
+            gettext("The claims must keep the source's order: %(ids)s.")
+            % {"ids": ", ".join(source_ids)}
+        )
     if not problems:
         for mine, theirs in zip(parsed, source, strict=True):
             if _cites(mine.citations) != _cites(theirs.citations):
                 problems.append(
-                    f"Section {theirs.anchor!r}: its citations must stay "
-                    f"{_cite_list(theirs.citations)}, not {_cite_list(mine.citations)}."
+                    gettext("Section %(anchor)r: its citations must stay %(want)s, not %(got)s.")
+                    % {
+                        "anchor": theirs.anchor,
+                        "want": _cite_list(theirs.citations),
+                        "got": _cite_list(mine.citations),
+                    }
                 )
     return problems
 
 
 def _cite_list(refs) -> str:
     return ", ".join(f"@{r.key}" + (f" ({r.locator})" if r.locator else "") for r in refs) or (
-        "none"
+        gettext("none")
     )
 
 
@@ -203,8 +245,8 @@ def language_check(language: str) -> None:
     allowed = getattr(settings, "PTSDINFO_TRANSLATION_LANGUAGES", {})
     if language not in allowed:
         raise WorkflowError(
-            f"Articles cannot be translated into {language!r}; the languages are: "
-            f"{', '.join(sorted(allowed)) or 'none'}.",
+            gettext("Articles cannot be translated into %(language)r; the languages are: %(all)s.")
+            % {"language": language, "all": ", ".join(sorted(allowed)) or gettext("none")},
             rule="translation-language",
         )
 
@@ -216,13 +258,14 @@ def translation_start(*, article: Article, language: str, user) -> ArticleTransl
     A new translation's draft is the live version's title, summary and Markdown. An
     existing translation keeps its text and now translates the live version: its saves
     are checked against it, and `stale_claims` says what to re-translate."""
-    role_check(user, AUTHORS, "translate")
+    role_check(user, AUTHORS, pgettext_lazy("action", "translate"))
     language_check(language)
     article = Article.objects.select_for_update().get(pk=article.pk)
     live = article.live_version
     if live is None:
         raise WorkflowError(
-            f"{article.slug} has no published version to translate.", rule="translation-source"
+            gettext("%(slug)s has no published version to translate.") % {"slug": article.slug},
+            rule="translation-source",
         )
     translation = ArticleTranslation.objects.filter(article=article, language=language).first()
     if translation is None:
@@ -238,7 +281,9 @@ def translation_start(*, article: Article, language: str, user) -> ArticleTransl
         source = ""
     else:
         translation_locked(translation)
-        state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "update")
+        state_check(
+            translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, pgettext_lazy("action", "update")
+        )
         source = translation.status
         translation.source_version = live
         translation.status = T.DRAFT
@@ -271,9 +316,9 @@ def translation_save(
     """Save the translated text, refused (rule "translation-facts", nothing written)
     unless it keeps every evidence fact of the source version. A saved published or
     withdrawn translation becomes a new draft; the live version stays live."""
-    role_check(user, AUTHORS, "translate")
+    role_check(user, AUTHORS, pgettext_lazy("action", "translate"))
     translation_locked(translation)
-    state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, "edit")
+    state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, pgettext_lazy("action", "edit"))
     title, summary = " ".join(title.split()), " ".join(summary.split())
     problems = translation_facts_check(translation.source_version.snapshot, body)
     if not title:
@@ -282,7 +327,9 @@ def translation_save(
         problems.insert(0, f"The summary is {len(summary)} characters; at most {SUMMARY_MAX}.")
     if problems:
         raise WorkflowError(
-            "Not saved: a translation changes only text.\n" + "\n".join(f"- {p}" for p in problems),
+            gettext("Not saved: a translation changes only text.")
+            + "\n"
+            + "\n".join(f"- {p}" for p in problems),
             rule="translation-facts",
             problems=problems,
         )
@@ -304,9 +351,9 @@ def translation_save(
 
 @transaction.atomic
 def translation_submit(*, translation: ArticleTranslation, user) -> ArticleTranslation:
-    role_check(user, AUTHORS, "submit a translation")
+    role_check(user, AUTHORS, pgettext_lazy("action", "submit a translation"))
     translation_locked(translation)
-    state_check(translation, {T.DRAFT}, "submit")
+    state_check(translation, {T.DRAFT}, pgettext_lazy("action", "submit"))
     translation.status = T.IN_REVIEW
     translation.save(update_fields=["status", "updated_at"])
     translation_event(translation, user, source=T.DRAFT)
@@ -317,11 +364,13 @@ def translation_submit(*, translation: ArticleTranslation, user) -> ArticleTrans
 def translation_request_changes(
     *, translation: ArticleTranslation, user, comment: str
 ) -> ArticleTranslation:
-    role_check(user, CLINICAL_REVIEWERS, "review a translation")
+    role_check(user, CLINICAL_REVIEWERS, pgettext_lazy("action", "review a translation"))
     translation_locked(translation)
-    state_check(translation, {T.IN_REVIEW}, "send back")
+    state_check(translation, {T.IN_REVIEW}, pgettext_lazy("action", "send back"))
     if not comment.strip():
-        raise WorkflowError("Sending back needs a comment saying why.", rule="comment-required")
+        raise WorkflowError(
+            gettext("Sending back needs a comment saying why."), rule="comment-required"
+        )
     translation.status = T.DRAFT
     translation.save(update_fields=["status", "updated_at"])
     translation_event(translation, user, source=T.IN_REVIEW, comment=comment)
@@ -338,14 +387,22 @@ def translation_gates(*, translation: ArticleTranslation, reviewer=None) -> list
             Problem(
                 ERROR,
                 "translation-stale-source",
-                f"The translation is of version {source.number} of "
-                f"{translation.article.slug}, "
-                + (
-                    f"but version {translation.article.live_version.number} is live: "
-                    "bring the translation up to date first."
+                (
+                    gettext(
+                        "The translation is of version %(number)s of %(slug)s, but version "
+                        "%(live)s is live: bring the translation up to date first."
+                    )
                     if live_id
-                    else "and the article is not published."
-                ),
+                    else gettext(
+                        "The translation is of version %(number)s of %(slug)s, and the article "
+                        "is not published."
+                    )
+                )
+                % {
+                    "number": source.number,
+                    "slug": translation.article.slug,
+                    "live": translation.article.live_version.number if live_id else "",
+                },
             )
         )
     problems += [
@@ -359,8 +416,11 @@ def translation_gates(*, translation: ArticleTranslation, reviewer=None) -> list
                 Problem(
                     ERROR,
                     "reviewer-credentials",
-                    f"Reviewer {reviewer.get_username()} has no credentials on their staff "
-                    "profile; readers must see who checked the translation.",
+                    gettext(
+                        "Reviewer %(who)s has no credentials on their staff profile; readers "
+                        "must see who checked the translation."
+                    )
+                    % {"who": reviewer.get_username()},
                     field="reviewer",
                 )
             )
@@ -371,7 +431,8 @@ def _refuse_on_gates(translation: ArticleTranslation, reviewer, action: str) -> 
     errors = translation_gates(translation=translation, reviewer=reviewer)
     if errors:
         raise WorkflowError(
-            f"{action} refused while these problems stand:\n"
+            gettext("%(action)s refused while these problems stand:") % {"action": action}
+            + "\n"
             + "\n".join(f"- {p.message}" for p in errors),
             rule=errors[0].code,
             problems=errors,
@@ -384,33 +445,44 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
     it: the draft is frozen as the next translation version."""
     if not user_in_group(user, CLINICAL_REVIEWERS):
         raise WorkflowError(
-            f"{user.get_username() if user else 'nobody'} may not approve a translation: "
-            f"only members of {CLINICAL_REVIEWERS!r} may.",
+            gettext("%(who)s may not approve a translation: only members of %(group)r may.")
+            % {
+                "who": user.get_username() if user else gettext("nobody"),
+                "group": CLINICAL_REVIEWERS,
+            },
             rule="role",
         )
     translation_locked(translation)
-    state_check(translation, {T.IN_REVIEW}, "approve")
+    state_check(translation, {T.IN_REVIEW}, pgettext_lazy("action", "approve"))
     profile = StaffProfile.objects.filter(user=user).first()  # as stored now, not cached
     if profile is None or not profile.reads(translation.language):
         raise WorkflowError(
-            f"{user.get_username()} is not marked as fluent in {translation.language!r} "
-            "(staff profile, languages), so cannot approve this translation.",
+            gettext(
+                "%(who)s is not marked as fluent in %(language)r (staff profile, languages), "
+                "so cannot approve this translation."
+            )
+            % {"who": user.get_username(), "language": translation.language},
             rule="translation-fluency",
         )
     if translation.contributors.filter(pk=user.pk).exists():
         raise WorkflowError(
-            f"{user.get_username()} translated or edited this draft and so cannot approve it: "
-            "a second person fluent in the language must (four eyes).",
+            gettext(
+                "%(who)s translated or edited this draft and so cannot approve it: a second "
+                "person fluent in the language must (four eyes)."
+            )
+            % {"who": user.get_username()},
             rule="four-eyes",
         )
-    _refuse_on_gates(translation, user, "Approval")
+    _refuse_on_gates(translation, user, gettext("Approval"))
     try:
         version = translation_version_create(
             translation=translation, translator=translation.last_edited_by, reviewer=user
         )
     except RenderedMismatchError as exc:
         raise WorkflowError(
-            f"Approval refused: the page would not say what was approved: {exc}.", rule=exc.rule
+            gettext("Approval refused: the page would not say what was approved: %(problem)s.")
+            % {"problem": exc},
+            rule=exc.rule,
         ) from exc
     translation.status = T.APPROVED
     translation.save(update_fields=["status", "updated_at"])
@@ -422,22 +494,24 @@ def translation_approve(*, translation: ArticleTranslation, user) -> Translation
 @transaction.atomic
 def translation_publish(*, translation: ArticleTranslation, user) -> TranslationVersion:
     """A Publisher makes the approved version live, while its source is still live."""
-    role_check(user, PUBLISHERS, "publish a translation")
+    role_check(user, PUBLISHERS, pgettext_lazy("action", "publish a translation"))
     translation_locked(translation)
-    state_check(translation, {T.APPROVED}, "publish")
+    state_check(translation, {T.APPROVED}, pgettext_lazy("action", "publish"))
     version = translation.versions.filter(published_at__isnull=True).order_by("-number").first()
     if version is None or version.content_hash != translation_hash(
         translation_snapshot(translation)
     ):
         raise WorkflowError(
-            "There is no approval for the current translation; it must be approved again.",
+            gettext("There is no approval for the current translation; it must be approved again."),
             rule="content-hash",
         )
-    _refuse_on_gates(translation, None, "Publication")
+    _refuse_on_gates(translation, None, gettext("Publication"))
     try:
         translation_version_publish(version=version)
     except RenderedMismatchError as exc:
-        raise WorkflowError(f"Publication refused: {exc}.", rule=exc.rule) from exc
+        raise WorkflowError(
+            gettext("Publication refused: %(problem)s.") % {"problem": exc}, rule=exc.rule
+        ) from exc
     translation.refresh_from_db()
     translation_event(translation, user, source=T.APPROVED, version=version)
     return version

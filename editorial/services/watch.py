@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from articles.models import Article, FoundEvidence, LiteratureSearch, ReviewEvent, SearchClaim
 from articles.roles import CLINICAL_REVIEWERS
@@ -74,20 +75,29 @@ def search_save(
     """Create or change a literature search and the claims it bears on (Clinical
     reviewers only), with a review comment in the article's audit trail."""
     if not user_in_group(user, CLINICAL_REVIEWERS):
-        raise WorkflowError("Only a Clinical reviewer edits literature searches.", rule="role")
+        raise WorkflowError(
+            gettext("Only a Clinical reviewer edits literature searches."), rule="role"
+        )
     query, name = query.strip(), name.strip() or "Main search"
     if not query or len(query) > MAX_QUERY_CHARS:
         raise WorkflowError(
-            f"A search query needs 1 to {MAX_QUERY_CHARS} characters.", rule="search-query"
+            gettext("A search query needs 1 to %(max)s characters.") % {"max": MAX_QUERY_CHARS},
+            rule="search-query",
         )
     if search is not None and search.article_id != article.pk:
-        raise WorkflowError("That search belongs to another article.", rule="search-query")
+        raise WorkflowError(gettext("That search belongs to another article."), rule="search-query")
     known = set(article.claims.values_list("key", flat=True))
     unknown = sorted(set(claim_keys) - known)
     if unknown:
-        raise WorkflowError(f"No such claim: {', '.join(unknown)}.", rule="claim-comment")
+        raise WorkflowError(
+            gettext("No such claim: %(keys)s.") % {"keys": ", ".join(unknown)},
+            rule="claim-comment",
+        )
     if article.literature_searches.filter(name=name).exclude(pk=getattr(search, "pk", None)):
-        raise WorkflowError(f"The article already has a search named {name!r}.", rule="search")
+        raise WorkflowError(
+            gettext("The article already has a search named %(name)r.") % {"name": name},
+            rule="search",
+        )
     search = search or LiteratureSearch(article=article)
     search.name, search.query, search.is_active, search.updated_by = name, query, is_active, user
     search.save()
@@ -235,10 +245,11 @@ def watched_articles(slug: str | None = None):
 
 def _decision_check(item: FoundEvidence, user) -> None:
     if user is None or not user.has_perm(DECIDE_PERMISSION):
-        raise WorkflowError("You may not decide about found evidence.", rule="role")
+        raise WorkflowError(gettext("You may not decide about found evidence."), rule="role")
     if item.state != FoundEvidence.State.NEW:
         raise WorkflowError(
-            f"PMID {item.pmid} was already decided: {item.get_state_display().lower()}.",
+            gettext("PMID %(pmid)s was already decided: %(state)s.")
+            % {"pmid": item.pmid, "state": item.get_state_display().lower()},
             rule="found-state",
         )
 
@@ -275,7 +286,7 @@ def found_dismiss(*, item: FoundEvidence, user, reason: str) -> FoundEvidence:
     item = FoundEvidence.objects.select_for_update().get(pk=item.pk)
     _decision_check(item, user)
     if not reason.strip():
-        raise WorkflowError("Dismissing needs a reason.", rule="comment-required")
+        raise WorkflowError(gettext("Dismissing needs a reason."), rule="comment-required")
     return _decide(item, user, FoundEvidence.State.DISMISSED, reason=reason.strip())
 
 
@@ -291,8 +302,10 @@ def found_start_rereview(*, item: FoundEvidence, user) -> FoundEvidence:
         article_submit(article=article, user=user, comment=REREVIEW_NOTE)
     elif article.status != Article.Status.IN_REVIEW:
         raise WorkflowError(
-            "Only a live article (or one in review) is re-reviewed; cite the work in the "
-            "draft, or dismiss it.",
+            gettext(
+                "Only a live article (or one in review) is re-reviewed; cite the work in the "
+                "draft, or dismiss it."
+            ),
             rule="found-review",
         )
     ReviewEvent.objects.create(

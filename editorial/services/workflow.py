@@ -27,6 +27,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from articles.models import Article, ArticleVersion, ReviewEvent
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
@@ -60,27 +62,38 @@ class Transition:
     target: str
     group: str
     comment_required: bool = False
-    label: str = ""
+    label: str = ""  # shown to staff: translated (gettext_lazy)
 
+
+# The action, as the refusals name it: "cannot %(action)s ...".
+ACTION_NAMES = {
+    "submit": pgettext_lazy("action", "submit"),
+    "request_changes": pgettext_lazy("action", "request changes"),
+    "revise": pgettext_lazy("action", "revise"),
+    "approve": pgettext_lazy("action", "approve"),
+    "publish": pgettext_lazy("action", "publish"),
+    "schedule": pgettext_lazy("action", "schedule"),
+    "withdraw": pgettext_lazy("action", "withdraw"),
+}
 
 TRANSITIONS = {
     t.name: t
     for t in (
         Transition("submit", frozenset({S.DRAFT, S.PUBLISHED}), S.IN_REVIEW, AUTHORS,
-                   label="Submit for clinical review"),
+                   label=_("Submit for clinical review")),
         Transition("request_changes", frozenset({S.IN_REVIEW}), S.CHANGES_REQUESTED,
-                   CLINICAL_REVIEWERS, comment_required=True, label="Request changes"),
+                   CLINICAL_REVIEWERS, comment_required=True, label=_("Request changes")),
         Transition("revise", frozenset({S.CHANGES_REQUESTED}), S.DRAFT, AUTHORS,
-                   label="Back to draft"),
+                   label=_("Back to draft")),
         Transition("approve", frozenset({S.IN_REVIEW}), S.APPROVED, CLINICAL_REVIEWERS,
-                   label="Approve this exact version"),
+                   label=_("Approve this exact version")),
         Transition("publish", frozenset({S.APPROVED}), S.PUBLISHED, PUBLISHERS,
-                   label="Publish now"),
+                   label=_("Publish now")),
         Transition("schedule", frozenset({S.APPROVED}), S.APPROVED, PUBLISHERS,
-                   label="Schedule publication"),
+                   label=_("Schedule publication")),
         Transition("withdraw", frozenset({S.PUBLISHED, S.DRAFT, S.IN_REVIEW,
                                           S.CHANGES_REQUESTED, S.APPROVED}),
-                   S.WITHDRAWN, PUBLISHERS, comment_required=True, label="Withdraw"),
+                   S.WITHDRAWN, PUBLISHERS, comment_required=True, label=_("Withdraw")),
     )
 }  # fmt: skip
 
@@ -133,20 +146,28 @@ def _check(article: Article, user, name: str, comment: str) -> Transition:
     transition = TRANSITIONS[name]
     if article.status not in transition.sources:
         raise WorkflowError(
-            f"Cannot {name.replace('_', ' ')} {article.slug}: it is "
-            f"{article.get_status_display()!r}; this action needs one of: "
-            f"{', '.join(sorted(transition.sources))}.",
+            gettext(
+                "Cannot %(action)s %(slug)s: it is %(state)r; this action needs one of: %(states)s."
+            )
+            % {
+                "action": ACTION_NAMES[name],
+                "slug": article.slug,
+                "state": str(article.get_status_display()),
+                "states": ", ".join(sorted(transition.sources)),
+            },
             rule="transition-table",
         )
     if not may_take(user, transition):
-        who = user.get_username() if user else "nobody"
+        who = user.get_username() if user else gettext("nobody")
         raise WorkflowError(
-            f"{who} may not {name.replace('_', ' ')}: only members of {transition.group!r} may.",
+            gettext("%(who)s may not %(action)s: only members of %(group)r may.")
+            % {"who": who, "action": ACTION_NAMES[name], "group": transition.group},
             rule="role",
         )
     if transition.comment_required and not comment.strip():
         raise WorkflowError(
-            f"{name.replace('_', ' ').capitalize()} needs a comment saying why.",
+            gettext("%(action)s needs a comment saying why.")
+            % {"action": str(ACTION_NAMES[name]).capitalize()},
             rule="comment-required",
         )
     return transition
@@ -203,7 +224,10 @@ def article_request_changes(
     known = set(article.claims.values_list("key", flat=True))
     unknown = sorted(set(claim_comments or {}) - known)
     if unknown:
-        raise WorkflowError(f"No such claim: {', '.join(unknown)}.", rule="claim-comment")
+        raise WorkflowError(
+            gettext("No such claim: %(keys)s.") % {"keys": ", ".join(unknown)},
+            rule="claim-comment",
+        )
     reviewed = draft_snapshot(article)
     event = _record(
         article,
@@ -257,21 +281,27 @@ def article_approve(
     transition = _check(article, user, "approve", comment)
     if user.pk in draft_editors(article):
         raise WorkflowError(
-            f"{user.get_username()} authored or edited this draft and so cannot approve it: "
-            "a second clinician must (four eyes).",
+            gettext(
+                "%(who)s authored or edited this draft and so cannot approve it: "
+                "a second clinician must (four eyes)."
+            )
+            % {"who": user.get_username()},
             rule="four-eyes",
         )
     content_hash = article_content_hash(article)
     if expected_hash and expected_hash != content_hash:
         raise WorkflowError(
-            "The draft changed after you reviewed it; review the new content before approving.",
+            gettext(
+                "The draft changed after you reviewed it; review the new content before approving."
+            ),
             rule="content-hash",
         )
     _verify_draft(article)
     errors = [p for p in article_gates(article=article, reviewer=user) if p.is_error]
     if errors:
         raise WorkflowError(
-            "Approval refused while these problems stand:\n"
+            gettext("Approval refused while these problems stand:")
+            + "\n"
             + "\n".join(f"- {p.message}" for p in errors),
             rule="gates",
             problems=errors,
@@ -286,7 +316,7 @@ def article_approve(
             change_summary=change_summary,
         )
     except RenderedMismatchError as exc:
-        raise _mismatch_refusal(exc, "Approval") from exc
+        raise _mismatch_refusal(exc, gettext("Approval")) from exc
     article.status = transition.target
     article.last_reviewed = version.last_reviewed
     article.next_review_due = version.next_review_due
@@ -305,8 +335,11 @@ def article_approve(
 
 def _mismatch_refusal(exc: RenderedMismatchError, action: str) -> WorkflowError:
     return WorkflowError(
-        f"{action} refused: the page readers would get does not say what the reviewer "
-        f"approved: {'; '.join(exc.problems)}.",
+        gettext(
+            "%(action)s refused: the page readers would get does not say what the reviewer "
+            "approved: %(problems)s."
+        )
+        % {"action": action, "problems": "; ".join(exc.problems)},
         rule=exc.rule,
         problems=exc.problems,
     )
@@ -327,7 +360,7 @@ def approved_version(article: Article) -> ArticleVersion:
     version = article.versions.filter(published_at__isnull=True).order_by("-number").first()
     if version is None or version.content_hash != article_content_hash(article):
         raise WorkflowError(
-            "There is no approval for the current content; it must be approved again.",
+            gettext("There is no approval for the current content; it must be approved again."),
             rule="content-hash",
         )
     return version
@@ -342,7 +375,7 @@ def article_publish(*, article: Article, user, comment: str = "") -> ArticleVers
     try:
         version_publish(version=version)
     except RenderedMismatchError as exc:
-        raise _mismatch_refusal(exc, "Publication") from exc
+        raise _mismatch_refusal(exc, gettext("Publication")) from exc
     article.refresh_from_db()
     _record(
         article,
@@ -362,13 +395,15 @@ def article_schedule(*, article: Article, user, at: datetime, comment: str = "")
     _locked(article)
     _check(article, user, "schedule", comment)
     if timezone.is_naive(at):
-        raise WorkflowError("The go-live time needs a time zone (e.g. +00:00).", rule="schedule")
+        raise WorkflowError(
+            gettext("The go-live time needs a time zone (e.g. +00:00)."), rule="schedule"
+        )
     try:
         at = at.astimezone(datetime_UTC)  # stored in UTC; 9999-12-31T23:59:59-12:00 overflows
     except OverflowError:
-        raise WorkflowError("The go-live time is out of range.", rule="schedule") from None
+        raise WorkflowError(gettext("The go-live time is out of range."), rule="schedule") from None
     if at <= timezone.now():
-        raise WorkflowError("The go-live time must be in the future.", rule="schedule")
+        raise WorkflowError(gettext("The go-live time must be in the future."), rule="schedule")
     version = approved_version(article)
     ArticleVersion.objects.filter(pk=version.pk).update(scheduled_for=at)
     version.scheduled_for = at
@@ -414,7 +449,7 @@ def publish_scheduled(*, now: datetime | None = None) -> list[ArticleVersion]:
                 version_publish(version=version, at=now)
             except RenderedMismatchError as exc:
                 # Stays approved and scheduled: the trail says why it did not go live.
-                refusal = _mismatch_refusal(exc, "Scheduled publication")
+                refusal = _mismatch_refusal(exc, gettext("Scheduled publication"))
                 text = f"{refusal} (rule {refusal.rule})"
                 logger.error("%s: %s", article.slug, text)
                 if not article.events.filter(version=version, comment=text).exists():
@@ -449,7 +484,9 @@ def article_withdraw(*, article: Article, user, reason: str) -> ReviewEvent:
     _locked(article)
     transition = _check(article, user, "withdraw", reason)
     if article.live_version_id is None:
-        raise WorkflowError("Only a published article can be withdrawn.", rule="transition-table")
+        raise WorkflowError(
+            gettext("Only a published article can be withdrawn."), rule="transition-table"
+        )
     now = timezone.now()
     ArticleVersion.objects.filter(Q(pk=article.live_version_id), withdrawn_at__isnull=True).update(
         withdrawn_at=now
@@ -481,9 +518,11 @@ def _verify_draft(article: Article) -> None:
         draft_verify(article=article)
     except DraftIntegrityError as exc:
         raise WorkflowError(
-            "The stored claims do not match the draft's text: "
-            + "; ".join(exc.problems)
-            + ". Nothing was changed; the author must save the draft again.",
+            gettext(
+                "The stored claims do not match the draft's text: %(problems)s. Nothing was "
+                "changed; the author must save the draft again."
+            )
+            % {"problems": "; ".join(exc.problems)},
             rule="draft-integrity",
             problems=exc.problems,
         ) from exc

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from articles.models import Article, FoundEvidence, ReaderReport
 from articles.roles import AUTHORS, CLINICAL_REVIEWERS, PUBLISHERS
@@ -20,11 +21,11 @@ def work_queue(user) -> list[tuple[str, list[Article]]]:
     if user_in_group(user, CLINICAL_REVIEWERS):
         in_review = Article.objects.filter(status=Article.Status.IN_REVIEW).order_by("updated_at")
         mine = [a for a in in_review[:50] if user.pk not in draft_editors(a)]
-        queue.append(("To review", mine))
+        queue.append((gettext("To review"), mine))
     if user_in_group(user, AUTHORS):
         queue.append(
             (
-                "Changes requested",
+                gettext("Changes requested"),
                 list(
                     Article.objects.filter(status=Article.Status.CHANGES_REQUESTED).order_by(
                         "updated_at"
@@ -35,14 +36,14 @@ def work_queue(user) -> list[tuple[str, list[Article]]]:
     if user_in_group(user, PUBLISHERS) or user.is_superuser:
         queue.append(
             (
-                "Approved, ready to publish",
+                gettext("Approved, ready to publish"),
                 list(Article.objects.filter(status=Article.Status.APPROVED)[:50]),
             )
         )
     soon = timezone.localdate() + timedelta(days=30)
     queue.append(
         (
-            "Clinical review due within 30 days",
+            gettext("Clinical review due within 30 days"),
             list(
                 Article.objects.live().filter(next_review_due__lte=soon).order_by("next_review_due")
             ),

@@ -201,7 +201,7 @@ def test_clinician_writes_two_sections_three_cited_claims_and_submits(browser, s
     reviewer.click(".tb-dialog button[type=submit]")
     reviewer.wait_for_load_state()
     message = reviewer.locator(".messagelist").inner_text()
-    assert "2 claim(s) still to grade" in message, message
+    assert "2 claims still to grade" in message, message
     row = reviewer.locator("#claim-row-one-infusion-of-ketamine-eased-ptsd")
     assert "Low" in row.inner_text() and "One small crossover trial." in row.inner_text()
     shot(reviewer, "review-claims", ".claims-table")

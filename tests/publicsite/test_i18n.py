@@ -128,14 +128,25 @@ def test_every_marked_string_has_a_spanish_translation(tmp_path, settings):
     """`makemessages` run afresh (into a copy of the catalogue) finds no string that the
     Spanish catalogue leaves untranslated or fuzzy: marking a new string in a template
     or view without translating it fails here."""
-    locale = tmp_path / "locale"
-    shutil.copytree(Path(settings.BASE_DIR) / "locale", locale)
+    # makemessages writes to the `locale` folder it finds in the tree it walks, whatever
+    # LOCALE_PATHS says: it walks a scratch tree of links to the sources beside a copy of
+    # the catalogue, so the real one is neither written nor read stale.
+    base = Path(settings.BASE_DIR)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    skipped = {"locale", *(pattern.removesuffix("/*") for pattern in MESSAGES_IGNORE)}
+    for entry in base.iterdir():
+        if entry.name not in skipped and not entry.name.startswith("."):
+            (tree / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    locale = tree / "locale"
+    shutil.copytree(base / "locale", locale)
     settings.LOCALE_PATHS = [locale]
-    with chdir(settings.BASE_DIR):
+    with chdir(tree):
         call_command(
             "makemessages",
             locale=["es"],
             no_obsolete=True,
+            symlinks=True,
             ignore_patterns=MESSAGES_IGNORE,
             verbosity=0,
         )

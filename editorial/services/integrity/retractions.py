@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from articles.models import (
     Article,
@@ -283,10 +284,10 @@ def citation_evidence_set(
     if source == "reviewer":
         if not evidence_editor(actor):
             raise EvidenceChangeRefused(
-                "Only a Clinical reviewer may change a citation's retraction status."
+                gettext("Only a Clinical reviewer may change a citation's retraction status.")
             )
         if not reason:
-            raise EvidenceChangeRefused("Give a reason: it goes into the audit log.")
+            raise EvidenceChangeRefused(gettext("Give a reason: it goes into the audit log."))
     citation = Citation.objects.select_for_update().get(pk=citation.pk)
     before = (citation.retraction_status, citation.retraction_note, citation.study_design)
     previous = citation.retraction_status
