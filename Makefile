@@ -57,8 +57,11 @@ test: check-python $(VENV)/.dev node-tools compilemessages
 # tests/publicsite/test_i18n.py fails until they are), `compilemessages` builds the
 # .mo files Django reads (not committed; msgfmt comes with gettext).
 MESSAGES_IGNORE = --ignore=".venv/*" --ignore="node_modules/*" --ignore="tests/*" --ignore="static/*" --ignore="staticfiles/*" --ignore="docs/*" --ignore="scripts/*"
+# The editor's JavaScript (static/js, gettext from static/js/i18n.js) goes to djangojs.po.
+JS_MESSAGES_IGNORE = --ignore=".venv/*" --ignore="node_modules/*" --ignore="tests/*" --ignore="static/css/*" --ignore="static/img/*" --ignore="staticfiles/*" --ignore="docs/*" --ignore="scripts/*"
 messages: check-python
 	$(PY) manage.py makemessages -l es --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages -d djangojs -l es --no-obsolete $(JS_MESSAGES_IGNORE)
 
 compilemessages: check-python $(VENV)/.runtime
 	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages -v0; \

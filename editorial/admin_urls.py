@@ -7,6 +7,7 @@ from editorial import admin_views
 app_name = "editor"
 
 urlpatterns = [
+    path("jsi18n/", admin_views.javascript_catalogue, name="jsi18n"),
     path("markdownify/", admin_views.markdownify, name="markdownify"),
     path("upload/", admin_views.upload, name="upload"),
     path("preview/<int:pk>/", admin_views.draft_preview, name="preview"),

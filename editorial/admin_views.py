@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.i18n import JavaScriptCatalog
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from articles.models import Article, ArticleCitation, Citation
@@ -56,6 +57,11 @@ def staff_only(view):
 # sources; the bound keeps each lookup one small query (SQLite refuses more than a few
 # thousand variables in one statement, PostgreSQL plans a huge IN list slowly).
 MAX_PREVIEW_KEYS = 500
+
+
+# The editor's own words (static/js/i18n.js) in the staff member's language, which
+# accounts.language.StaffLanguageMiddleware has activated for /editor/.
+javascript_catalogue = never_cache(staff_only(JavaScriptCatalog.as_view()))
 
 
 def preview_keys(text: str) -> set[str]:

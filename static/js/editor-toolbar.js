@@ -3,6 +3,8 @@
 // script). The textarea stays the single source of truth and works without it.
 // The pure text functions are exported for the unit tests (tests/browser/test_editor_toolbar.py).
 
+import { gettext, ngettext } from "./i18n.js";
+
 const CLAIM_RE = /\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\{([^{}\n]*\.claim[^{}\n]*)\}/g;
 const CITE_GROUP_RE = /\[([^\[\]\n]*@[^\[\]\n]*)\](?![({])/g;
 
@@ -49,23 +51,23 @@ export function findClaims(text) {
 /** Why this selection cannot become a claim, in plain words; "" when it can. */
 export function claimSelectionProblem(text, start, end) {
   const selected = text.slice(start, end);
-  if (!selected.trim()) return "Select the sentence you want to mark as a claim first.";
+  if (!selected.trim()) return gettext("Select the sentence you want to mark as a claim first.");
   if (/\n\s*\n/.test(selected.trim())) {
-    return "The selection runs over more than one paragraph. Select one sentence or a few in the same paragraph.";
+    return gettext("The selection runs over more than one paragraph. Select one sentence or a few in the same paragraph.");
   }
   const lineStart = text.lastIndexOf("\n", start - 1) + 1;
   const lines = text.slice(lineStart, end).split("\n");
   if (lines.some((line) => /^\s{0,3}#{1,6}\s/.test(line))) {
-    return "The selection includes a section heading. Select a sentence in the text instead.";
+    return gettext("The selection includes a section heading. Select a sentence in the text instead.");
   }
   for (const claim of findClaims(text)) {
     if (start < claim.end && end > claim.start) {
-      return "The selection overlaps a statement that is already a claim. Select text outside it, or remove that claim first.";
+      return gettext("The selection overlaps a statement that is already a claim. Select text outside it, or remove that claim first.");
     }
   }
   const depth = (t) => (t.match(/\[/g) || []).length - (t.match(/\]/g) || []).length;
   if (depth(selected) !== 0 || /[{}]/.test(selected)) {
-    return "The selection cuts through a citation or a link. Select whole sentences.";
+    return gettext("The selection cuts through a citation or a link. Select whole sentences.");
   }
   return "";
 }
@@ -170,16 +172,22 @@ function escapeRe(s) {
 
 // --- the toolbar -----------------------------------------------------------------------
 
+/** The certainty grades a Clinical reviewer can give, as [value, label]. */
+export const certaintyChoices = () => [
+  ["high", gettext("High")], ["moderate", gettext("Moderate")], ["low", gettext("Low")], ["very-low", gettext("Very low")],
+];
+
+// Labels and tips are read when the module loads, after the catalogue script has run.
 const BUTTONS = [
-  { action: "heading", label: "Section heading", key: "Alt+Shift+H", tip: "Start a new section; you give its title" },
-  { action: "bold", label: "Bold", key: "Control+B", tip: "Make the selected words bold" },
-  { action: "italic", label: "Italic", key: "Control+I", tip: "Make the selected words italic" },
-  { action: "link", label: "Link", key: "Control+K", tip: "Link the selected words to a web address" },
-  { action: "list", label: "Bulleted list", key: "Alt+Shift+L", tip: "Turn the selected lines into a bulleted list" },
-  { action: "image", label: "Image", key: "Alt+Shift+I", tip: "Add an image with a description for people who cannot see it" },
-  { action: "cite", label: "Cite", key: "Alt+Shift+C", tip: "Cite a source at the cursor: search the library or add one by DOI, PMID or pasted reference" },
-  { action: "claim", label: "Mark as claim", key: "Alt+Shift+M", tip: "Mark the selected sentence (or the sentence at the cursor) as a claim that needs a source" },
-  { action: "unclaim", label: "Remove claim", key: "Alt+Shift+U", tip: "Turn the claim at the cursor back into plain text" },
+  { action: "heading", label: gettext("Section heading"), key: "Alt+Shift+H", tip: gettext("Start a new section; you give its title") },
+  { action: "bold", label: gettext("Bold"), key: "Control+B", tip: gettext("Make the selected words bold") },
+  { action: "italic", label: gettext("Italic"), key: "Control+I", tip: gettext("Make the selected words italic") },
+  { action: "link", label: gettext("Link"), key: "Control+K", tip: gettext("Link the selected words to a web address") },
+  { action: "list", label: gettext("Bulleted list"), key: "Alt+Shift+L", tip: gettext("Turn the selected lines into a bulleted list") },
+  { action: "image", label: gettext("Image"), key: "Alt+Shift+I", tip: gettext("Add an image with a description for people who cannot see it") },
+  { action: "cite", label: gettext("Cite"), key: "Alt+Shift+C", tip: gettext("Cite a source at the cursor: search the library or add one by DOI, PMID or pasted reference") },
+  { action: "claim", label: gettext("Mark as claim"), key: "Alt+Shift+M", tip: gettext("Mark the selected sentence (or the sentence at the cursor) as a claim that needs a source") },
+  { action: "unclaim", label: gettext("Remove claim"), key: "Alt+Shift+U", tip: gettext("Turn the claim at the cursor back into plain text") },
 ];
 
 function matchesShortcut(event, spec) {
@@ -205,7 +213,7 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 /** A modal dialog with labelled fields; resolves to their values, or null on cancel. */
-export function askDialog({ title, fields, submit = "OK", note = "" }) {
+export function askDialog({ title, fields, submit = gettext("OK"), note = "" }) {
   return new Promise((resolve) => {
     const form = el("form", { method: "dialog", class: "tb-form" });
     const dialog = el("dialog", { class: "tb-dialog", "aria-labelledby": "tb-dialog-title" }, form);
@@ -227,7 +235,7 @@ export function askDialog({ title, fields, submit = "OK", note = "" }) {
       inputs[f.name] = input;
       form.append(el("p", {}, el("label", { for: id, text: f.label }), input, f.help ? el("span", { class: "help", text: f.help }) : ""));
     });
-    const cancel = el("button", { type: "button", class: "button", text: "Cancel" });
+    const cancel = el("button", { type: "button", class: "button", text: gettext("Cancel") });
     form.append(el("p", { class: "tb-actions" }, el("button", { type: "submit", class: "button default", text: submit }), cancel));
     document.body.append(dialog);
     let done = false;
@@ -256,7 +264,7 @@ export class Toolbar {
     this.textarea = textarea;
     this.config = config;
     this.status = el("p", { class: "tb-status", role: "status", "aria-live": "polite" });
-    this.node = el("div", { role: "toolbar", "aria-label": "Format and cite", "aria-controls": textarea.id, class: "editor-toolbar" });
+    this.node = el("div", { role: "toolbar", "aria-label": gettext("Format and cite"), "aria-controls": textarea.id, class: "editor-toolbar" });
     this.buttons = BUTTONS.map((b, i) => {
       const button = el("button", {
         type: "button", class: "button tb-button", "data-action": b.action,
@@ -308,24 +316,24 @@ export class Toolbar {
     const { selectionStart: start, selectionEnd: end, value: text } = ta;
     const selected = text.slice(start, end);
     if (action === "bold" || action === "italic") {
-      const r = wrapInline(text, start, end, action === "bold" ? "**" : "*", action === "bold" ? "bold text" : "italic text");
+      const r = wrapInline(text, start, end, action === "bold" ? "**" : "*", action === "bold" ? gettext("bold text") : gettext("italic text"));
       this.apply(r.text, r.selStart, r.selEnd);
     } else if (action === "list") {
       const r = bulletLines(text, start, end);
       this.apply(r.text, r.cursor);
     } else if (action === "heading") {
-      const v = await askDialog({ title: "New section", submit: "Add section", fields: [{ name: "title", label: "Section title", required: true, value: selected.trim() }] });
+      const v = await askDialog({ title: gettext("New section"), submit: gettext("Add section"), fields: [{ name: "title", label: gettext("Section title"), required: true, value: selected.trim() }] });
       if (!v) return ta.focus();
       const line = headingMarkdown(v.title, text);
       const before = text.slice(0, start).replace(/\n*$/, "");
       const after = text.slice(end).replace(/^\n*/, "");
       const head = (before ? before + "\n\n" : "") + line + "\n\n";
       this.apply(head + after, head.length);
-      this.say(`Section “${v.title}” added.`);
+      this.say(gettext("Section “%(title)s” added.", { title: v.title }));
     } else if (action === "link") {
-      const v = await askDialog({ title: "Link", submit: "Add link", fields: [
-        { name: "words", label: "Words to show", value: selected },
-        { name: "url", label: "Web address", type: "url", required: true, value: "https://" }] });
+      const v = await askDialog({ title: gettext("Link"), submit: gettext("Add link"), fields: [
+        { name: "words", label: gettext("Words to show"), value: selected },
+        { name: "url", label: gettext("Web address"), type: "url", required: true, value: "https://" }] });
       if (!v) return ta.focus();
       const md = linkMarkdown(v.words, v.url);
       this.apply(text.slice(0, start) + md + text.slice(end), start + md.length);
@@ -337,14 +345,14 @@ export class Toolbar {
       let r = { text: ta.value, cursor: citeTarget(ta.value, end) };
       for (const p of picked) r = insertCitation(r.text, r.cursor, p.key, p.locator);
       this.apply(r.text, r.cursor);
-      this.say(`Cited ${picked.map((p) => p.key).join(", ")}.`);
+      this.say(gettext("Cited %(keys)s.", { keys: picked.map((p) => p.key).join(", ") }));
     } else if (action === "claim") {
       await this.claim(text, start, end);
     } else if (action === "unclaim") {
       const r = unwrapClaim(text, start);
-      if (!r) { this.say("Put the cursor inside a claim to remove it."); return ta.focus(); }
+      if (!r) { this.say(gettext("Put the cursor inside a claim to remove it.")); return ta.focus(); }
       this.apply(r.text, r.cursor);
-      this.say(`Claim ${r.id} removed; its words and sources stay in the text.`);
+      this.say(gettext("Claim %(id)s removed; its words and sources stay in the text.", { id: r.id }));
     }
   }
 
@@ -360,37 +368,39 @@ export class Toolbar {
     const problem = claimSelectionProblem(text, start, end);
     if (problem) { this.say(problem); return this.textarea.focus(); }
     const suggested = uniqueId(slugify(text.slice(start, end)), text);
-    const fields = [{ name: "id", label: "Claim name (used in links and the review)", required: true, value: suggested }];
+    const fields = [{ name: "id", label: gettext("Claim name (used in links and the review)"), required: true, value: suggested }];
     if (this.config.isReviewer) {
-      fields.push({ name: "certainty", label: "Certainty of the evidence", choices: [["", "Not graded yet"], ["high", "High"], ["moderate", "Moderate"], ["low", "Low"], ["very-low", "Very low"]] });
+      fields.push({ name: "certainty", label: gettext("Certainty of the evidence"), choices: [["", gettext("Not graded yet")], ...certaintyChoices()] });
     }
-    const v = await askDialog({ title: "Mark as claim", submit: "Next: choose sources", fields, note: "" });
+    const v = await askDialog({ title: gettext("Mark as claim"), submit: gettext("Next: choose sources"), fields, note: "" });
     if (!v) return this.textarea.focus();
     const id = slugify(v.id, 12);
     if (usedIds(text).has(id)) {
-      this.say(`The name “${id}” is already used in this article. Choose another.`);
+      this.say(gettext("The name “%(id)s” is already used in this article. Choose another.", { id }));
       return this.textarea.focus();
     }
     const picked = (await this.config.pickCitations({ multiple: true, anchor: this.textarea })) || [];
     const out = wrapClaim(text, start, end, id, picked, v.certainty || "");
     this.apply(out.text, out.cursor);
-    this.say(picked.length ? `Claim ${id} marked with ${picked.length} source(s).` : `Claim ${id} marked. It has no source yet: put the cursor inside it and press Cite.`);
+    this.say(picked.length
+      ? ngettext("Claim %(id)s marked with %(count)s source.", "Claim %(id)s marked with %(count)s sources.", picked.length, { id })
+      : gettext("Claim %(id)s marked. It has no source yet: put the cursor inside it and press Cite.", { id }));
   }
 
   async image(start, end) {
-    const v = await askDialog({ title: "Add an image", submit: "Upload", fields: [
-      { name: "description", label: "Describe the image for people who cannot see it", required: true },
-      { name: "file", label: "Image file (JPEG, PNG, GIF or WebP)", type: "file", required: true }] });
+    const v = await askDialog({ title: gettext("Add an image"), submit: gettext("Upload"), fields: [
+      { name: "description", label: gettext("Describe the image for people who cannot see it"), required: true },
+      { name: "file", label: gettext("Image file (JPEG, PNG, GIF or WebP)"), type: "file", required: true }] });
     if (!v || !v.file) return this.textarea.focus();
     const body = new FormData();
     body.append("image", v.file);
     const res = await fetch(this.config.uploadUrl, { method: "POST", body, headers: { "X-CSRFToken": this.config.csrf }, credentials: "same-origin" });
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) { this.say((data.image || ["The image could not be uploaded."]).join(" ")); return; }
+    if (!res.ok) { this.say((data.image || [gettext("The image could not be uploaded.")]).join(" ")); return; }
     const url = (data.image_code.match(/\]\((.*)\)$/) || [])[1];
     const md = imageMarkdown(v.description, url);
     const text = this.textarea.value;
     this.apply(text.slice(0, start) + md + text.slice(end), start + md.length);
-    this.say("Image added.");
+    this.say(gettext("Image added."));
   }
 }

@@ -2,7 +2,8 @@
 // the slug that follows the title, and the unsaved draft kept in local storage.
 // Loaded as <script type="module"> from a static file (no inline script under the CSP).
 
-import { Toolbar, askDialog, el, findClaims, imageMarkdown } from "./editor-toolbar.js";
+import { Toolbar, askDialog, certaintyChoices, el, findClaims, imageMarkdown } from "./editor-toolbar.js";
+import { gettext, ngettext } from "./i18n.js";
 
 
 function debounce(fn, ms) {
@@ -17,27 +18,27 @@ export function citationPicker(config, { multiple = false } = {}) {
     const dialog = el("dialog", { class: "tb-dialog cite-picker", "aria-labelledby": "cite-title" });
     const search = el("input", { id: "cite-search", type: "search", role: "combobox", "aria-expanded": "true",
       "aria-controls": "cite-results", "aria-autocomplete": "list", autocomplete: "off",
-      placeholder: "Author, title words, year, journal, DOI or PMID" });
-    const list = el("ul", { id: "cite-results", role: "listbox", "aria-label": "Matching sources", class: "cite-results" });
-    const locator = el("input", { id: "cite-locator", type: "text", placeholder: "e.g. p. 12" });
+      placeholder: gettext("Author, title words, year, journal, DOI or PMID") });
+    const list = el("ul", { id: "cite-results", role: "listbox", "aria-label": gettext("Matching sources"), class: "cite-results" });
+    const locator = el("input", { id: "cite-locator", type: "text", placeholder: gettext("e.g. p. 12") });
     const count = el("p", { class: "cite-count", role: "status", "aria-live": "polite" });
-    const picked = el("ul", { class: "cite-picked", "aria-label": "Chosen sources" });
-    const identifier = el("input", { id: "cite-identifier", type: "text", placeholder: "10.1001/... or 24740528" });
+    const picked = el("ul", { class: "cite-picked", "aria-label": gettext("Chosen sources") });
+    const identifier = el("input", { id: "cite-identifier", type: "text", placeholder: gettext("10.1001/... or 24740528") });
     const paste = el("textarea", { id: "cite-paste", rows: 5 });
     const addMsg = el("p", { class: "cite-add-message", role: "status", "aria-live": "polite" });
-    const addButton = el("button", { type: "button", class: "button", text: "Add to library" });
-    const done = el("button", { type: "button", class: "button default", text: multiple ? "Use chosen sources" : "Insert" });
-    const cancel = el("button", { type: "button", class: "button", text: "Cancel" });
+    const addButton = el("button", { type: "button", class: "button", text: gettext("Add to library") });
+    const done = el("button", { type: "button", class: "button default", text: multiple ? gettext("Use chosen sources") : gettext("Insert") });
+    const cancel = el("button", { type: "button", class: "button", text: gettext("Cancel") });
     dialog.append(
-      el("h2", { id: "cite-title", text: multiple ? "Sources for this claim" : "Cite a source" }),
-      el("p", {}, el("label", { for: "cite-search", text: "Search the citation library" }), search),
+      el("h2", { id: "cite-title", text: multiple ? gettext("Sources for this claim") : gettext("Cite a source") }),
+      el("p", {}, el("label", { for: "cite-search", text: gettext("Search the citation library") }), search),
       count, list,
-      el("p", {}, el("label", { for: "cite-locator", text: "Page or section (optional)" }), locator),
-      multiple ? el("div", {}, el("h3", { text: "Chosen" }), picked) : "",
+      el("p", {}, el("label", { for: "cite-locator", text: gettext("Page or section (optional)") }), locator),
+      multiple ? el("div", {}, el("h3", { text: gettext("Chosen") }), picked) : "",
       el("details", { class: "cite-add" },
-        el("summary", { text: "Not in the library? Add it by DOI, PMID or pasted reference" }),
-        el("p", {}, el("label", { for: "cite-identifier", text: "DOI or PMID" }), identifier),
-        el("p", {}, el("label", { for: "cite-paste", text: "Or paste the reference (BibTeX, RIS, PubMed, CSL-JSON)" }), paste),
+        el("summary", { text: gettext("Not in the library? Add it by DOI, PMID or pasted reference") }),
+        el("p", {}, el("label", { for: "cite-identifier", text: gettext("DOI or PMID") }), identifier),
+        el("p", {}, el("label", { for: "cite-paste", text: gettext("Or paste the reference (BibTeX, RIS, PubMed, CSL-JSON)") }), paste),
         el("p", {}, addButton), addMsg),
       el("p", { class: "tb-actions" }, done, cancel),
     );
@@ -63,7 +64,7 @@ export function citationPicker(config, { multiple = false } = {}) {
     };
     const renderPicked = () => {
       picked.replaceChildren(...chosen.map((c) => {
-        const remove = el("button", { type: "button", class: "button", text: "Remove", "aria-label": `Remove ${c.key}` });
+        const remove = el("button", { type: "button", class: "button", text: gettext("Remove"), "aria-label": gettext("Remove %(key)s", { key: c.key }) });
         remove.addEventListener("click", () => { chosen.splice(chosen.indexOf(c), 1); renderPicked(); });
         return el("li", {}, el("span", { text: `${c.reference} ` }), remove);
       }));
@@ -75,7 +76,7 @@ export function citationPicker(config, { multiple = false } = {}) {
       if (!chosen.some((c) => c.key === item.key)) chosen.push(entry);
       locator.value = "";
       renderPicked();
-      count.textContent = `${chosen.length} source(s) chosen.`;
+      count.textContent = ngettext("%(count)s source chosen.", "%(count)s sources chosen.", chosen.length);
       search.focus();
     };
     const render = () => {
@@ -87,7 +88,9 @@ export function citationPicker(config, { multiple = false } = {}) {
         option.addEventListener("click", () => choose(r));
         return option;
       }));
-      count.textContent = results.length ? `${results.length} source(s) found. Use the arrow keys and Enter to choose.` : (search.value.trim() ? "No source found. Add it below." : "");
+      count.textContent = results.length
+        ? ngettext("%(count)s source found. Use the arrow keys and Enter to choose.", "%(count)s sources found. Use the arrow keys and Enter to choose.", results.length)
+        : (search.value.trim() ? gettext("No source found. Add it below.") : "");
       setActive(results.length ? 0 : -1);
     };
     const runSearch = debounce(async () => {
@@ -108,9 +111,9 @@ export function citationPicker(config, { multiple = false } = {}) {
       const body = new FormData();
       body.append("identifier", identifier.value.trim());
       body.append("text", paste.value);
-      addMsg.textContent = "Adding…";
+      addMsg.textContent = gettext("Adding…");
       const res = await fetch(config.addUrl, { method: "POST", body, credentials: "same-origin", headers: { "X-CSRFToken": config.csrf } });
-      const data = await res.json().catch(() => ({ message: "The server did not answer. Try again." }));
+      const data = await res.json().catch(() => ({ message: gettext("The server did not answer. Try again.") }));
       addMsg.textContent = data.message || "";
       if (data.fetch_failed) {
         paste.value = data.paste_template || "";
@@ -143,11 +146,11 @@ function keepDraft(textarea, form, config) {
   let saved = null;
   try { saved = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch { saved = null; }
   if (saved && saved.body && saved.body !== textarea.value) {
-    const restore = el("button", { type: "button", class: "button", text: "Restore my unsaved text" });
-    const discard = el("button", { type: "button", class: "button", text: "Discard it" });
+    const restore = el("button", { type: "button", class: "button", text: gettext("Restore my unsaved text") });
+    const discard = el("button", { type: "button", class: "button", text: gettext("Discard it") });
     const when = new Date(saved.at).toLocaleString();
-    const box = el("div", { class: "draft-offer", role: "region", "aria-label": "Unsaved text" },
-      el("p", { text: `You have unsaved text for this article from ${when}.` }), restore, discard);
+    const box = el("div", { class: "draft-offer", role: "region", "aria-label": gettext("Unsaved text") },
+      el("p", { text: gettext("You have unsaved text for this article from %(when)s.", { when }) }), restore, discard);
     textarea.closest(".form-row").before(box);
     restore.addEventListener("click", () => {
       textarea.value = saved.body;
@@ -176,7 +179,7 @@ function liveChecks(textarea, config) {
   if (!preview) return;
   const list = el("ul", { class: "live-checks" });
   const panel = el("section", { class: "live-checks-panel", "aria-labelledby": "live-checks-title" },
-    el("h3", { id: "live-checks-title", text: "Checks as you type" }), list);
+    el("h3", { id: "live-checks-title", text: gettext("Checks as you type") }), list);
   textarea.closest(".markdownx").after(panel);
   const jump = (start, end) => (event) => {
     event.preventDefault();
@@ -220,7 +223,7 @@ function liveChecks(textarea, config) {
         const lines = text.split("\n");
         const start = lines.slice(0, n - 1).join("\n").length + (n > 1 ? 1 : 0);
         const line = lines[n - 1] || "";
-        items.push(item("error", `Line ${n} needs fixing: ${m[2]} The line reads: “${line.slice(0, 120)}”`, [start, start + line.length]));
+        items.push(item("error", gettext("Line %(n)s needs fixing: %(problem)s The line reads: “%(line)s”", { n, problem: m[2], line: line.slice(0, 120) }), [start, start + line.length]));
       } else items.push(item("error", p.textContent, null));
     }
     for (const span of preview.querySelectorAll(".claim")) {
@@ -228,21 +231,22 @@ function liveChecks(textarea, config) {
       const bad = (claimKeys[(span.id || "").replace(/^claim-/, "")] || []).filter((k) => flagged[k]);
       if (bad.length) {
         span.dataset.state = "retracted";
-        items.push(item("error", `“${words}…”: cites a source marked ${bad.map((k) => `${flagged[k].toLowerCase()} (${k})`).join(", ")}. Replace or remove that source.`, claimRange(span)));
+        const marks = bad.map((k) => `${flagged[k].toLowerCase()} (${k})`).join(", ");
+        items.push(item("error", gettext("“%(words)s…”: cites a source marked %(marks)s. Replace or remove that source.", { words, marks }), claimRange(span)));
       } else if (!span.querySelector("a.citation")) {
         span.dataset.state = "uncited";
-        items.push(item("error", `“${words}…”: This statement has no source yet. Select it and press Cite.`, claimRange(span)));
+        items.push(item("error", gettext("“%(words)s…”: This statement has no source yet. Select it and press Cite.", { words }), claimRange(span)));
       } else if (span.dataset.certainty === "unrated") {
         span.dataset.state = "ungraded";
-        items.push(item("warning", `“${words}…”: cited; a Clinical reviewer has not graded it yet.`, claimRange(span)));
+        items.push(item("warning", gettext("“%(words)s…”: cited; a Clinical reviewer has not graded it yet.", { words }), claimRange(span)));
       } else span.dataset.state = "graded";
     }
     for (const missing of preview.querySelectorAll(".citation-missing")) {
       const key = missing.textContent.replace(/^\[\?|\]$/g, "");
       const at = text.indexOf(`@${key}`);
-      items.push(item("error", `The source “${key}” is not in the library. Put the cursor there and press Cite to find or add it.`, at >= 0 ? [at, at + key.length + 1] : null));
+      items.push(item("error", gettext("The source “%(key)s” is not in the library. Put the cursor there and press Cite to find or add it.", { key }), at >= 0 ? [at, at + key.length + 1] : null));
     }
-    list.replaceChildren(...(items.length ? items : [item("ok", "No problems found so far.", null)]));
+    list.replaceChildren(...(items.length ? items : [item("ok", gettext("No problems found so far."), null)]));
   };
   new MutationObserver(debounce(() => { update(); refreshFlags(); }, 100)).observe(preview, { childList: true, subtree: true });
   update();
@@ -256,8 +260,8 @@ function describeUploads(textarea) {
     if (at < 0) return;
     const end = textarea.value.indexOf(")", at);
     const url = textarea.value.slice(at + 4, end);
-    const v = await askDialog({ title: "Describe the image", submit: "Add description", fields: [
-      { name: "description", label: "Describe the image for people who cannot see it", required: true }] });
+    const v = await askDialog({ title: gettext("Describe the image"), submit: gettext("Add description"), fields: [
+      { name: "description", label: gettext("Describe the image for people who cannot see it"), required: true }] });
     const text = textarea.value;
     const now = text.indexOf(`![](${url})`);
     if (!v || now < 0) return;
@@ -278,11 +282,11 @@ function gradeInPreview(textarea, config) {
     for (const span of preview.querySelectorAll(".claim[id^='claim-']")) {
       if (span.querySelector(".grade-button")) continue;
       const key = span.id.slice("claim-".length);
-      const button = el("button", { type: "button", class: "button grade-button", text: "Grade", "aria-label": `Grade or comment on claim ${key}` });
+      const button = el("button", { type: "button", class: "button grade-button", text: gettext("Grade"), "aria-label": gettext("Grade or comment on claim %(key)s", { key }) });
       button.addEventListener("click", async () => {
-        const v = await askDialog({ title: `Claim ${key}`, submit: "Record", fields: [
-          { name: "certainty", label: "Certainty of the evidence", choices: [["", "Keep as it is"], ["high", "High"], ["moderate", "Moderate"], ["low", "Low"], ["very-low", "Very low"]] },
-          { name: "comment", label: "Comment for the author (optional)", multiline: true }] });
+        const v = await askDialog({ title: gettext("Claim %(key)s", { key }), submit: gettext("Record"), fields: [
+          { name: "certainty", label: gettext("Certainty of the evidence"), choices: [["", gettext("Keep as it is")], ...certaintyChoices()] },
+          { name: "comment", label: gettext("Comment for the author (optional)"), multiline: true }] });
         if (!v) return button.focus();
         const form = el("form", { method: "post", action: config.claimsUrl, hidden: true });
         for (const [name, value] of Object.entries({ csrfmiddlewaretoken: config.csrf, claim: key, certainty: v.certainty, comment: v.comment })) {
@@ -308,7 +312,7 @@ function markChangedClaims(textarea, config) {
     for (const span of preview.querySelectorAll(".claim[id^='claim-']")) {
       if (!changed.has(span.id.slice("claim-".length)) || span.classList.contains("claim-changed")) continue;
       span.classList.add("claim-changed");
-      span.before(el("span", { class: "changed-badge", text: "Changed since review" }), " ");
+      span.before(el("span", { class: "changed-badge", text: gettext("Changed since review") }), " ");
     }
   };
   new MutationObserver(debounce(mark, 50)).observe(preview, { childList: true, subtree: true });

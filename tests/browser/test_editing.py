@@ -463,3 +463,41 @@ def test_reviewer_sees_the_changes_since_sending_it_back_in_the_preview(browser,
     shot(reviewer, "review-changes-since", ".since-review-panel")
     assert reviewer.errors == []
     reviewer.context.close()
+
+
+def choose_admin_language(page, site, language):
+    page.goto(f"{site['url']}/admin/language/")
+    page.check(f"input[name=language][value={language}]")
+    page.click("#content-main [type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/$"))
+
+
+@pytest.mark.browser
+def test_the_editor_speaks_the_staff_members_language(browser, site):
+    """The toolbar, the live checks and the toolbar's refusals come from the JavaScript
+    catalogue in the language the author chose; English again once they switch back."""
+    page = log_in(browser, site, "author")
+    try:
+        choose_admin_language(page, site, "es")
+        page.goto(f"{site['url']}/admin/articles/article/add/")
+        page.locator(".editor-toolbar").wait_for()
+
+        toolbar = page.locator(".editor-toolbar")
+        assert toolbar.get_attribute("aria-label") == "Formato y citas"
+        expect(toolbar.get_by_role("button", name="Citar", exact=True)).to_be_visible()
+        expect(toolbar.get_by_role("button", name="Marcar como afirmación")).to_be_visible()
+        expect(page.locator("#live-checks-title")).to_have_text("Revisión mientras escribe")
+        refusal = page.evaluate(
+            """async () => (await import("/static/js/editor-toolbar.js"))
+                .claimSelectionProblem("", 0, 0)"""
+        )
+        assert refusal == "Primero seleccione la oración que quiere marcar como afirmación."
+        axe_clean(page, "#content-main")
+        assert page.errors == []
+    finally:
+        choose_admin_language(page, site, "en")
+    page.goto(f"{site['url']}/admin/articles/article/add/")
+    expect(
+        page.locator(".editor-toolbar").get_by_role("button", name="Cite", exact=True)
+    ).to_be_visible()
+    page.context.close()

@@ -290,3 +290,36 @@ def test_the_reply_to_a_reader_is_in_the_language_they_reported_in(
     assert "We fixed it." in mail.body  # the editor's own words, as written
     report.refresh_from_db()
     assert report.state == ReaderReport.State.FIXED
+
+
+# --- the editor's JavaScript ------------------------------------------------------------
+
+
+def test_the_editors_javascript_catalogue_is_in_the_staff_members_language(client, team):
+    catalogue = reverse("editor:jsi18n")
+    speaks(team["author"], "es")
+    client.force_login(team["author"])
+
+    spanish = client.get(catalogue)
+
+    assert spanish.status_code == 200
+    assert spanish["Content-Type"].startswith("text/javascript")
+    assert '"Formato y citas"' in html_of(spanish)  # the toolbar's name
+    assert '"Cite": "Citar"' in html_of(spanish)
+    assert "no-cache" in spanish["Cache-Control"]  # one address, two languages
+
+    speaks(team["author"], "en")
+    client.force_login(team["author"])
+    assert "Formato y citas" not in html_of(client.get(catalogue))
+
+
+def test_the_editors_javascript_catalogue_is_staff_only(client):
+    assert client.get(reverse("editor:jsi18n")).status_code == 404
+
+
+def test_the_editor_loads_the_catalogue_before_its_modules(client, team, article):
+    client.force_login(team["author"])
+    html = html_of(client.get(change_url(article)))
+
+    catalogue = html.index(f'<script src="{reverse("editor:jsi18n")}"></script>')
+    assert catalogue < html.index('<script type="module" src="/static/js/editor.js">')

@@ -21,6 +21,11 @@ MESSAGES_IGNORE = [
     "docs/*",
     "scripts/*",
 ]
+# As in the Makefile's `messages` target for the editor's JavaScript (static/js).
+JS_MESSAGES_IGNORE = [pattern for pattern in MESSAGES_IGNORE if pattern != "static/*"] + [
+    "static/css/*",
+    "static/img/*",
+]
 
 
 def html_of(response) -> str:
@@ -124,17 +129,23 @@ def _entries(po_text: str) -> list[dict]:
 
 
 @pytest.mark.skipif(not shutil.which("xgettext"), reason="needs gettext (xgettext)")
-def test_every_marked_string_has_a_spanish_translation(tmp_path, settings):
+@pytest.mark.parametrize(
+    ("domain", "ignore", "at_least"),
+    [("django", MESSAGES_IGNORE, 150), ("djangojs", JS_MESSAGES_IGNORE, 60)],
+)
+def test_every_marked_string_has_a_spanish_translation(
+    tmp_path, settings, domain, ignore, at_least
+):
     """`makemessages` run afresh (into a copy of the catalogue) finds no string that the
-    Spanish catalogue leaves untranslated or fuzzy: marking a new string in a template
-    or view without translating it fails here."""
+    Spanish catalogue leaves untranslated or fuzzy: marking a new string in a template,
+    a view or the editor's JavaScript without translating it fails here."""
     # makemessages writes to the `locale` folder it finds in the tree it walks, whatever
     # LOCALE_PATHS says: it walks a scratch tree of links to the sources beside a copy of
     # the catalogue, so the real one is neither written nor read stale.
     base = Path(settings.BASE_DIR)
     tree = tmp_path / "tree"
     tree.mkdir()
-    skipped = {"locale", *(pattern.removesuffix("/*") for pattern in MESSAGES_IGNORE)}
+    skipped = {"locale", *(pattern.removesuffix("/*") for pattern in ignore)}
     for entry in base.iterdir():
         if entry.name not in skipped and not entry.name.startswith("."):
             (tree / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
@@ -145,14 +156,15 @@ def test_every_marked_string_has_a_spanish_translation(tmp_path, settings):
         call_command(
             "makemessages",
             locale=["es"],
+            domain=domain,
             no_obsolete=True,
             symlinks=True,
-            ignore_patterns=MESSAGES_IGNORE,
+            ignore_patterns=ignore,
             verbosity=0,
         )
-    entries = _entries((locale / "es/LC_MESSAGES/django.po").read_text())
+    entries = _entries((locale / f"es/LC_MESSAGES/{domain}.po").read_text())
 
-    assert len(entries) > 150
+    assert len(entries) > at_least
     untranslated = [
         entry["msgid"]
         for entry in entries
