@@ -63,8 +63,16 @@ class ReaderReportAdmin(admin.ModelAdmin):
     text (Django escapes it; nothing here is marked safe); decisions go through
     editorial.services.reports."""
 
-    list_display = ["created_at", "article", "claim_link", "kind", "state", "short_text"]
-    list_filter = ["state", "kind", ReportAgeFilter, "article", "claim_key"]
+    list_display = [
+        "created_at",
+        "article",
+        "claim_link",
+        "kind",
+        "language",
+        "state",
+        "short_text",
+    ]
+    list_filter = ["state", "kind", "language", ReportAgeFilter, "article", "claim_key"]
     search_fields = ["claim_key", "article__slug"]
     readonly_fields = [
         "article", "claim_key", "kind", "description", "email", "language", "state",

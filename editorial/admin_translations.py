@@ -113,6 +113,7 @@ DONE = {
     "_approve": pgettext_lazy("translation", "Approved"),
     "_publish": pgettext_lazy("translation", "Published"),
     "_update_source": pgettext_lazy("translation", "Now translating the live version"),
+    "_withdraw": pgettext_lazy("translation", "Withdrawn from the site"),
 }
 
 
@@ -136,6 +137,8 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
             translation=t, user=u)),
         "_update_source": (DONE["_update_source"], lambda t, u, c: (
             rules.translation_start(article=t.article, language=t.language, user=u))),
+        "_withdraw": (DONE["_withdraw"], lambda t, u, c: rules.translation_withdraw_alone(
+            translation=t, user=u, reason=c)),
     }  # fmt: skip
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -162,7 +165,8 @@ class ArticleTranslationAdmin(admin.ModelAdmin):
                 return self.changeform_view(request, object_id, form_url, extra_context)
             done, take = self.ACTIONS[action]
             try:
-                take(translation, request.user, request.POST.get("comment", ""))
+                field = "withdraw_reason" if action == "_withdraw" else "comment"
+                take(translation, request.user, request.POST.get(field, ""))
             except WorkflowError as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:

@@ -95,11 +95,11 @@ def published_article(db, tmp_path):
 def pytest_configure(config):
     """The Spanish interface needs its compiled catalogue (`make compilemessages`, not
     committed): compile it when it is missing or older than the .po."""
+    import subprocess
     from pathlib import Path
 
-    po = Path(__file__).resolve().parent.parent / "locale/es/LC_MESSAGES/django.po"
-    mo = po.with_suffix(".mo")
-    if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
-        import subprocess
-
-        subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)
+    messages = Path(__file__).resolve().parent.parent / "locale/es/LC_MESSAGES"
+    for po in (messages / "django.po", messages / "djangojs.po"):
+        mo = po.with_suffix(".mo")
+        if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
+            subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)

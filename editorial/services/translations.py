@@ -15,6 +15,9 @@ the rule that a translation carries its source's evidence facts unchanged.
   version (gate `translation-stale-source`).
 - Publication: a Publisher, of the approved version matching the draft, while its
   source is still live.
+- A Publisher may withdraw a live translation on its own (`translation_withdraw_alone`,
+  a mistranslation found after publication): its readers get the tombstone with the
+  reason and a link to the English article, which stays live.
 - When the article is withdrawn, its published translations are withdrawn with it
   (`translation_staleness.withdraw_translations_with_article`, a receiver of
   `article_withdrawn`).
@@ -46,6 +49,7 @@ from articles.services.translations import (
     translation_snapshot,
     translation_version_create,
     translation_version_publish,
+    translation_withdraw,
 )
 from articles.services.versions import RenderedMismatchError
 from editorial.services.gates import ERROR, Problem
@@ -515,3 +519,28 @@ def translation_publish(*, translation: ArticleTranslation, user) -> Translation
     translation.refresh_from_db()
     translation_event(translation, user, source=T.APPROVED, version=version)
     return version
+
+
+@transaction.atomic
+def translation_withdraw_alone(
+    *, translation: ArticleTranslation, user, reason: str
+) -> ArticleTranslation:
+    """A Publisher takes a live translation off the site while the English article stays
+    live. `reason` is shown to the translation's readers, so it is written in their
+    language. Every version is kept; a new edit starts a draft from the live source."""
+    role_check(user, PUBLISHERS, pgettext_lazy("action", "withdraw a translation"))
+    translation_locked(translation)
+    if translation.live_version_id is None:
+        raise WorkflowError(
+            gettext("Only a published translation can be withdrawn."), rule="transition-table"
+        )
+    if not reason.strip():
+        raise WorkflowError(
+            gettext("Withdrawing needs a reason; the translation's readers see it."),
+            rule="comment-required",
+        )
+    source = translation.status
+    translation_withdraw(translation=translation, reason=reason.strip())
+    translation.refresh_from_db()
+    translation_event(translation, user, source=source, comment=reason.strip())
+    return translation

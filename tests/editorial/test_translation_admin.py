@@ -107,3 +107,60 @@ def test_the_page_marks_claims_changed_in_english(client, translation, team, tmp
     assert "Now translating the live version" in response.content.decode()
     translation.refresh_from_db()
     assert translation.source_version.number == 2
+
+
+def _publish(client, translation, team):
+    client.force_login(team["author"])
+    client.post(change_url(translation), {**form_data(translation), "_submit": "1"})
+    client.force_login(team["reviewer"])
+    client.post(change_url(translation), {**form_data(translation), "_approve": "1"})
+    client.force_login(team["publisher"])
+    client.post(change_url(translation), {**form_data(translation), "_publish": "1"})
+    translation.refresh_from_db()
+    assert translation.status == "published"
+
+
+def test_a_publisher_withdraws_a_translation_alone_and_the_english_stays_live(
+    client, translation, team, django_capture_on_commit_callbacks
+):
+    _publish(client, translation, team)
+    live = translation.live_version
+    assert 'name="_withdraw"' in client.get(change_url(translation)).content.decode()
+
+    refused = client.post(change_url(translation), {"_withdraw": "1"}, follow=True)
+    assert "needs a reason" in refused.content.decode()
+    translation.refresh_from_db()
+    assert translation.live_version == live
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            change_url(translation),
+            {"_withdraw": "1", "withdraw_reason": "Se está revisando la traducción."},
+        )
+
+    translation.refresh_from_db()
+    live.refresh_from_db()
+    assert translation.status == "withdrawn" and translation.live_version is None
+    assert live.withdrawn_at is not None  # kept, marked
+    event = translation.events.order_by("-id").first()
+    assert (event.from_state, event.to_state, event.actor) == (
+        "published",
+        "withdrawn",
+        team["publisher"],
+    )
+    assert event.comment == "Se está revisando la traducción."
+    assert translation.article.live_version_id is not None
+    assert client.get("/articles/test-article/").status_code == 200
+    spanish_page = client.get("/es/articles/test-article/")
+    assert spanish_page.status_code == 410
+    assert "Se está revisando la traducción." in spanish_page.content.decode()
+
+
+def test_only_a_publisher_withdraws_a_translation(client, translation, team):
+    _publish(client, translation, team)
+    client.force_login(team["reviewer"])
+
+    client.post(change_url(translation), {"_withdraw": "1", "withdraw_reason": "No."})
+
+    translation.refresh_from_db()
+    assert translation.status == "published" and translation.live_version_id is not None
