@@ -50,6 +50,8 @@ class ReviewEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("review event")
+        verbose_name_plural = _("review events")
         ordering = ["article", "created_at", "id"]
         constraints = [
             choices_constraint("kind", ReviewEventKind, "review_event_kind_valid"),
@@ -92,6 +94,8 @@ class EvidenceFactChange(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("evidence fact change")
+        verbose_name_plural = _("evidence fact changes")
         ordering = ["created_at", "id"]
 
     def __str__(self):
@@ -132,6 +136,8 @@ class SecurityEvent(models.Model):
     detail = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
         ordering = ["-created_at", "-id"]
         constraints = [choices_constraint("kind", SecurityEventKind, "security_event_kind_valid")]
 

@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Upper
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.common import DOI_PATTERN, PMCID_PATTERN, PMID_PATTERN, choices_constraint
 from articles.models.content import Article, Claim
@@ -56,6 +57,8 @@ class Citation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("citation")
+        verbose_name_plural = _("citations")
         ordering = ["title"]
         constraints = [
             models.UniqueConstraint(

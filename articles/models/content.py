@@ -27,6 +27,8 @@ class Topic(models.Model):
     description = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
         ordering = ["name"]
 
     def __str__(self):
@@ -109,6 +111,8 @@ class Article(ChecksInOneQuery):
     objects = ArticleQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("article")
+        verbose_name_plural = _("articles")
         ordering = ["title"]
         constraints = [
             choices_constraint("status", ArticleStatus, "article_status_valid"),

@@ -41,6 +41,8 @@ class StaffProfile(models.Model):
     )
 
     class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
         constraints = [
             models.CheckConstraint(
                 condition=~Q(display_name=""),

@@ -84,6 +84,8 @@ class ReaderReport(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("reader report")
+        verbose_name_plural = _("reader reports")
         ordering = ["-created_at", "-id"]
         constraints = [
             choices_constraint("kind", ReaderReportKind, "reader_report_kind_valid"),

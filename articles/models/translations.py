@@ -11,6 +11,7 @@ a version's content and the deletion of a published one, as for `ArticleVersion`
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.common import choices_constraint
 from articles.models.content import Article, Topic
@@ -69,6 +70,8 @@ class ArticleTranslation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("article translation")
+        verbose_name_plural = _("article translations")
         ordering = ["article", "language"]
         constraints = [
             models.UniqueConstraint(
@@ -142,6 +145,8 @@ class TranslationVersion(models.Model):
     page_stale = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("translation version")
+        verbose_name_plural = _("translation versions")
         ordering = ["translation", "-number"]
         get_latest_by = "number"
         constraints = [
@@ -198,6 +203,8 @@ class TranslationEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("translation event")
+        verbose_name_plural = _("translation events")
         ordering = ["translation", "created_at", "id"]
         constraints = [
             choices_constraint("kind", TranslationEventKind, "translation_event_kind_valid"),

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.content import Article
 
@@ -65,6 +66,8 @@ class ArticleVersion(models.Model):
     objects = ArticleVersionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("article version")
+        verbose_name_plural = _("article versions")
         ordering = ["article", "-number"]
         get_latest_by = "number"
         # Search ranks the most recently reviewed matches first (publicsite.search):

@@ -7,6 +7,7 @@ Rules live in `editorial.services.watch`.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from articles.models.common import CLAIM_ID_PATTERN, PMID_PATTERN, choices_constraint
 from articles.models.content import Article
@@ -34,8 +35,9 @@ class LiteratureSearch(models.Model):
     last_found_count = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("literature search")
+        verbose_name_plural = _("literature searches")
         ordering = ["article", "pk"]
-        verbose_name_plural = "literature searches"
         constraints = [
             models.CheckConstraint(
                 condition=~Q(query=""), name="literature_search_query_not_empty"
@@ -126,8 +128,9 @@ class FoundEvidence(models.Model):
     )
 
     class Meta:
+        verbose_name = _("found evidence")
+        verbose_name_plural = _("found evidence")
         ordering = ["-first_seen_at", "-pk"]
-        verbose_name_plural = "found evidence"
         constraints = [
             models.UniqueConstraint(
                 fields=["article", "pmid"], name="found_evidence_pmid_unique_per_article"

@@ -323,3 +323,14 @@ def test_the_editor_loads_the_catalogue_before_its_modules(client, team, article
 
     catalogue = html.index(f'<script src="{reverse("editor:jsi18n")}"></script>')
     assert catalogue < html.index('<script type="module" src="/static/js/editor.js">')
+
+
+def test_the_admin_names_the_models_in_the_staff_members_language(client, team):
+    speaks(team["publisher"], "es")
+    client.force_login(team["publisher"])
+
+    html = html_of(client.get(reverse("admin:index")))
+
+    assert ">Versiones de artículos</a>" in html
+    assert ">Búsquedas bibliográficas</a>" in html
+    assert "Article versions" not in html
