@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import batched
 
@@ -31,60 +31,85 @@ def draft_snapshot(article: Article) -> dict:
     return draft_snapshots([article])[article.pk]
 
 
-def draft_snapshots(articles: Sequence[Article]) -> dict[int, dict]:
-    """`draft_snapshot` of many articles at once, by article pk: the same five queries
-    (sections, claims, their citation links, bibliographies, topics) for any number of
-    articles, so a bulk export costs five queries per batch, not per article."""
+@dataclass
+class DraftRows:
+    """One article's stored draft rows, as `draft_rows` read them: what its snapshot is
+    built from, and what `draft_verify` checks against the draft's text."""
+
+    sections: list[tuple[int, str, str, str]] = field(
+        default_factory=list
+    )  # pk, heading, anchor, body
+    claims: list[tuple] = field(
+        default_factory=list
+    )  # pk, article, section, key, statement, certainty
+    links: dict[int, list[tuple]] = field(
+        default_factory=dict
+    )  # by claim: citation, relation, locator, position, pk
+    bibliography: list[ArticleCitation] = field(default_factory=list)  # with .citation
+    topics: list[tuple[str, str]] = field(default_factory=list)  # slug, name
+
+
+def draft_rows(articles: Sequence[Article]) -> dict[int, DraftRows]:
+    """The draft rows of many articles, by article pk, in five queries (sections, claims,
+    their citation links, bibliographies, topics) for any number of articles; each list
+    in its stored order."""
     ids = [article.pk for article in articles]
-    sections: dict[int, list[dict]] = defaultdict(list)
-    anchors: dict[int, str] = {}
+    rows = {pk: DraftRows() for pk in ids}
     for pk, article_id, heading, anchor, body in (
         Section.objects.filter(article_id__in=ids)
         .order_by("article_id", "position")
         .values_list("pk", "article_id", "heading", "anchor", "body")
     ):
-        sections[article_id].append({"heading": heading, "anchor": anchor, "body": body})
-        anchors[pk] = anchor
-    links: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
-    for claim_id, citation_id, relation, locator in (
+        rows[article_id].sections.append((pk, heading, anchor, body))
+    links: dict[int, list[tuple]] = defaultdict(list)
+    for claim_id, *link in (
         ClaimCitation.objects.filter(claim__article_id__in=ids)
         .order_by("claim_id", "position")
-        .values_list("claim_id", "citation_id", "relation", "locator")
+        .values_list("claim_id", "citation_id", "relation", "locator", "position", "pk")
     ):
-        links[claim_id].append((citation_id, relation, locator))
-    claims = defaultdict(list)
+        links[claim_id].append(tuple(link))
     for row in (
         Claim.objects.filter(article_id__in=ids)
         .order_by("article_id", "position")
         .values_list("pk", "article_id", "section_id", "key", "statement", "certainty")
     ):
-        claims[row[1]].append(row)
-    bibliography_links = defaultdict(list)
+        rows[row[1]].claims.append(row)
+        rows[row[1]].links[row[0]] = links[row[0]]
     for link in (
         ArticleCitation.objects.filter(article_id__in=ids)
         .select_related("citation")
         .order_by("article_id", "key")
     ):
-        bibliography_links[link.article_id].append(link)
-    topics = defaultdict(list)
+        rows[link.article_id].bibliography.append(link)
     for article_id, slug, name in (
         Article.topics.through.objects.filter(article_id__in=ids)
         .order_by("topic__slug")
         .values_list("article_id", "topic__slug", "topic__name")
     ):
-        topics[article_id].append((slug, name))
-    return {
-        article.pk: _snapshot(
-            article,
-            sections[article.pk],
-            anchors,
-            claims[article.pk],
-            links,
-            bibliography_links[article.pk],
-            topics[article.pk],
-        )
-        for article in articles
-    }
+        rows[article_id].topics.append((slug, name))
+    return rows
+
+
+def draft_snapshots(articles: Sequence[Article]) -> dict[int, dict]:
+    """`draft_snapshot` of many articles at once, by article pk: the same five queries
+    (`draft_rows`) for any number of articles, so a bulk export costs five queries per
+    batch, not per article."""
+    rows = draft_rows(articles)
+    return {article.pk: snapshot_from_rows(article, rows[article.pk]) for article in articles}
+
+
+def snapshot_from_rows(article: Article, rows: DraftRows) -> dict:
+    """`draft_snapshot(article)` from its rows already read (`draft_rows`)."""
+    anchors = {pk: anchor for pk, _, anchor, _ in rows.sections}
+    return _snapshot(
+        article,
+        [{"heading": h, "anchor": a, "body": b} for _, h, a, b in rows.sections],
+        anchors,
+        rows.claims,
+        rows.links,
+        rows.bibliography,
+        rows.topics,
+    )
 
 
 def _snapshot(article, sections, anchors, claims, links, bibliography_links, topics) -> dict:
@@ -108,12 +133,12 @@ def _snapshot(article, sections, anchors, claims, links, bibliography_links, top
                 "certainty": certainty,
                 "supports": [
                     {"key": keys_by_citation[citation_id], "locator": locator}
-                    for citation_id, relation, locator in links[pk]
+                    for citation_id, relation, locator, *_ in links[pk]
                     if relation == ClaimCitation.Relation.SUPPORTS
                 ],
                 "contradicts": [
                     keys_by_citation[citation_id]
-                    for citation_id, relation, _ in links[pk]
+                    for citation_id, relation, *_ in links[pk]
                     if relation == ClaimCitation.Relation.CONTRADICTS
                 ],
             }
