@@ -5,14 +5,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-import django
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, connections
-from django.db.backends.signals import connection_created
 from django.db.transaction import atomic
 
 from articles.articlefile import ArticleFileError, read_article_file
+from articles.management import import_workers
 from articles.management.progress import Progress
 from articles.management.statistics import analyze_draft_tables, analyze_points
 from articles.management.users import user_by_name
@@ -69,7 +68,7 @@ class Command(BaseCommand):
         if workers < 0:
             raise CommandError("--workers must be 0 (one per CPU) or more")
         editor = user_by_name(user)
-        workers = import_workers(workers, len(files))
+        workers = workers_wanted(workers, len(files))
 
         progress = Progress(self.stderr)
         analyze_at = set() if dry_run else analyze_points(len(files))
@@ -88,7 +87,13 @@ class Command(BaseCommand):
 
         counts = {outcome: sum(r["outcome"] == outcome for r in rows) for outcome in OUTCOMES}
         if options["json"]:
-            report = {"directory": str(folder), "dry_run": dry_run, **counts, "articles": rows}
+            report = {
+                "directory": str(folder),
+                "dry_run": dry_run,
+                "workers": workers,
+                **counts,
+                "articles": rows,
+            }
             self.stdout.write(json.dumps(report, indent=2))
         else:
             for row in rows:
@@ -104,7 +109,7 @@ class Command(BaseCommand):
             raise CommandError(f"{counts['failed']} of {len(files)} article files failed")
 
 
-def import_workers(wanted: int, files: int) -> int:
+def workers_wanted(wanted: int, files: int) -> int:
     """How many processes import: 1 on SQLite (one writer at a time, and an in-memory
     database is not shared) and inside a transaction (other processes would not see what
     it wrote so far, nor could it roll theirs back), and never more than there are
@@ -142,12 +147,15 @@ def _import_in_parallel(files, editor, dry_run, progress, analyze_at, workers) -
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),
-        initializer=_worker_start,
+        initializer=import_workers.worker_start,
         initargs=(connection.settings_dict["NAME"], dry_run),
     ) as pool:
         tasks = {
             pool.submit(
-                import_files, [str(files[i]) for i in chunk], editor and editor.pk, dry_run
+                import_workers.import_files,
+                [str(files[i]) for i in chunk],
+                editor and editor.pk,
+                dry_run,
             ): chunk
             for chunk in chunks
         }
@@ -157,7 +165,7 @@ def _import_in_parallel(files, editor, dry_run, progress, analyze_at, workers) -
                 results = task.result()
             except Exception as exc:  # the worker process died (killed, out of memory)
                 results = [
-                    _failed(files[i], f"the import process stopped ({exc!r}); this file may "
+                    failed_row(files[i], f"the import process stopped ({exc!r}); this file may "
                             "or may not have been imported: run the import again")
                     for i in chunk
                 ]  # fmt: skip
@@ -170,38 +178,7 @@ def _import_in_parallel(files, editor, dry_run, progress, analyze_at, workers) -
     return rows
 
 
-def _worker_start(database_name: str, dry_run: bool) -> None:
-    """In each spawned worker: Django, on the database the command runs on (a test
-    database has another name than the settings give)."""
-    django.setup()
-    connections["default"].settings_dict["NAME"] = database_name
-    if not dry_run:
-        connection_created.connect(_commit_asynchronously, dispatch_uid="import_articles_worker")
-
-
-def _commit_asynchronously(sender, connection, **kwargs):
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO off")
-
-
-def import_files(paths: list[str], user_pk: int | None, dry_run: bool) -> list[dict]:
-    """Import some files in a worker process, one transaction each: a row for each file,
-    never an exception (an unexpected one fails that file, named, and the others go on)."""
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.get(pk=user_pk) if user_pk else None
-    rows = []
-    for path in paths:
-        try:
-            rows.append(import_one(Path(path), user=user, dry_run=dry_run))
-        except Exception as exc:
-            rows.append(_failed(path, f"unexpected {type(exc).__name__}: {exc}"))
-            connection.close()  # the next file starts on a new connection
-    return rows
-
-
-def _failed(path, message: str) -> dict:
+def failed_row(path, message: str) -> dict:
     return {"file": str(path), "outcome": "failed", "line": None, "error": f"{path}: {message}"}
 
 
