@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import batched
 
+from django.db import connection
+
 from articles.articlefile import write_article_text
 from articles.models import (
     Article,
@@ -31,61 +33,124 @@ def draft_snapshot(article: Article) -> dict:
     return draft_snapshots([article])[article.pk]
 
 
+@dataclass(frozen=True)
+class CitedWork:
+    """What a snapshot shows of a library citation."""
+
+    csl: dict
+    study_design: str
+    retraction_status: str
+
+
+@dataclass(frozen=True)
+class BibliographyLink:
+    """One key of an article's bibliography and the library citation it names."""
+
+    key: str
+    citation_id: int
+    citation: CitedWork
+
+
 @dataclass
 class DraftRows:
     """One article's stored draft rows, as `draft_rows` read them: what its snapshot is
-    built from, and what `draft_verify` checks against the draft's text."""
+    built from, and what `draft_verify` checks against the draft's text. Each list is
+    in its stored order."""
 
-    sections: list[tuple[int, str, str, str]] = field(
-        default_factory=list
-    )  # pk, heading, anchor, body
-    claims: list[tuple] = field(
-        default_factory=list
-    )  # pk, article, section, key, statement, certainty
-    links: dict[int, list[tuple]] = field(
-        default_factory=dict
-    )  # by claim: citation, relation, locator, position, pk
-    bibliography: list[ArticleCitation] = field(default_factory=list)  # with .citation
-    topics: list[tuple[str, str]] = field(default_factory=list)  # slug, name
+    # (pk, heading, anchor, body)
+    sections: list[tuple] = field(default_factory=list)
+    # (pk, article_id, section_id, key, statement, certainty)
+    claims: list[tuple] = field(default_factory=list)
+    # claim pk -> [(citation_id, relation, locator, position, pk)]
+    links: dict[int, list[tuple]] = field(default_factory=dict)
+    bibliography: list[BibliographyLink] = field(default_factory=list)  # by key
+    # (slug, name), by slug
+    topics: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _draft_querysets(ids: list[int]) -> list:
+    """The five reads of `draft_rows`: sections, claim citation links, claims,
+    bibliographies with their citations' shown fields, topics."""
+    return [
+        Section.objects.filter(article_id__in=ids)
+        .order_by("article_id", "position")
+        .values_list("pk", "article_id", "heading", "anchor", "body"),
+        ClaimCitation.objects.filter(claim__article_id__in=ids)
+        .order_by("claim_id", "position")
+        .values_list("claim_id", "citation_id", "relation", "locator", "position", "pk"),
+        Claim.objects.filter(article_id__in=ids)
+        .order_by("article_id", "position")
+        .values_list("pk", "article_id", "section_id", "key", "statement", "certainty"),
+        ArticleCitation.objects.filter(article_id__in=ids)
+        .order_by("article_id", "key")
+        .values_list(
+            "article_id",
+            "key",
+            "citation_id",
+            "citation__csl",
+            "citation__study_design",
+            "citation__retraction_status",
+        ),
+        Article.topics.through.objects.filter(article_id__in=ids)
+        .order_by("topic__slug")
+        .values_list("article_id", "topic__slug", "topic__name"),
+    ]
+
+
+_compiled: dict[tuple[str, int], list[str]] = {}
+
+
+def _draft_sql(count: int) -> list[str]:
+    """The SQL of `_draft_querysets` for `count` article ids, built by the ORM once per
+    count and database vendor: building the five queries cost more Python time than
+    running them on a one-article import. Each query's parameters are exactly the ids."""
+    key = (connection.vendor, count)
+    if key not in _compiled:
+        sample = list(range(1, count + 1))
+        statements = []
+        for queryset in _draft_querysets(sample):
+            sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+            if list(params) != sample:  # a Django that binds them otherwise: no cache
+                return []
+            statements.append(sql)
+        _compiled[key] = statements
+    return _compiled[key]
 
 
 def draft_rows(articles: Sequence[Article]) -> dict[int, DraftRows]:
-    """The draft rows of many articles, by article pk, in five queries (sections, claims,
-    their citation links, bibliographies, topics) for any number of articles; each list
-    in its stored order."""
-    ids = [article.pk for article in articles]
+    """The draft rows of many articles, by article pk, in five queries (sections, claim
+    citation links, claims, bibliographies with their citations, topics) for any number
+    of articles."""
+    ids = list(dict.fromkeys(article.pk for article in articles))
     rows = {pk: DraftRows() for pk in ids}
-    for pk, article_id, heading, anchor, body in (
-        Section.objects.filter(article_id__in=ids)
-        .order_by("article_id", "position")
-        .values_list("pk", "article_id", "heading", "anchor", "body")
-    ):
+    if not ids:
+        return rows
+    if statements := _draft_sql(len(ids)):
+        with connection.cursor() as cursor:
+            results = []
+            for sql in statements:
+                cursor.execute(sql, ids)
+                results.append(cursor.fetchall())
+        csl = Citation._meta.get_field("csl")
+        results[3] = [
+            (article_id, key, citation_id, csl.from_db_value(item, None, connection), *rest)
+            for article_id, key, citation_id, item, *rest in results[3]
+        ]
+    else:
+        results = [list(queryset) for queryset in _draft_querysets(ids)]
+    sections, link_rows, claims, bibliography, topics = results
+    for pk, article_id, heading, anchor, body in sections:
         rows[article_id].sections.append((pk, heading, anchor, body))
     links: dict[int, list[tuple]] = defaultdict(list)
-    for claim_id, *link in (
-        ClaimCitation.objects.filter(claim__article_id__in=ids)
-        .order_by("claim_id", "position")
-        .values_list("claim_id", "citation_id", "relation", "locator", "position", "pk")
-    ):
+    for claim_id, *link in link_rows:
         links[claim_id].append(tuple(link))
-    for row in (
-        Claim.objects.filter(article_id__in=ids)
-        .order_by("article_id", "position")
-        .values_list("pk", "article_id", "section_id", "key", "statement", "certainty")
-    ):
-        rows[row[1]].claims.append(row)
+    for row in claims:
+        rows[row[1]].claims.append(tuple(row))
         rows[row[1]].links[row[0]] = links[row[0]]
-    for link in (
-        ArticleCitation.objects.filter(article_id__in=ids)
-        .select_related("citation")
-        .order_by("article_id", "key")
-    ):
-        rows[link.article_id].bibliography.append(link)
-    for article_id, slug, name in (
-        Article.topics.through.objects.filter(article_id__in=ids)
-        .order_by("topic__slug")
-        .values_list("article_id", "topic__slug", "topic__name")
-    ):
+    for article_id, key, citation_id, item, design, retraction in bibliography:
+        work = CitedWork(item, design, retraction)
+        rows[article_id].bibliography.append(BibliographyLink(key, citation_id, work))
+    for article_id, slug, name in topics:
         rows[article_id].topics.append((slug, name))
     return rows
 
