@@ -112,6 +112,9 @@ def test_parallel_import_gives_the_same_library_as_a_serial_one(tmp_path, empty_
 
     serial, error = run_import(tmp_path / "library", "--workers", "1")
     assert error is None and (serial["workers"], serial["created"]) == (1, 45)
+    with connection.cursor() as cursor:  # its commits waited for no disk, and now do again
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
     expected = library_state()
     call_command("flush", interactive=False, verbosity=0)
 

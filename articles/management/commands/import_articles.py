@@ -82,7 +82,7 @@ class Command(BaseCommand):
             progress.close()
         if analyze_at:
             analyze_draft_tables()  # for whatever reads the library next
-        if not dry_run and connection.vendor == "postgresql":
+        if not dry_run and connection.vendor == "postgresql" and not connection.in_atomic_block:
             wal_flushed()  # what the report calls imported is on disk
 
         counts = {outcome: sum(r["outcome"] == outcome for r in rows) for outcome in OUTCOMES}
@@ -188,7 +188,10 @@ class asynchronous_commits:
     stopped before them). `wal_flushed()` waits for the disk before the report."""
 
     def __init__(self, *, enabled: bool):
-        self.enabled = enabled and connection.vendor == "postgresql"
+        # Inside a caller's transaction nothing commits here: its own commit decides.
+        self.enabled = (
+            enabled and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
 
     def __enter__(self):
         if self.enabled:
@@ -203,7 +206,8 @@ class asynchronous_commits:
 
 def wal_flushed(timeout: float = 10.0) -> None:
     """Wait until PostgreSQL has written to disk every commit made so far (with
-    synchronous_commit off, its WAL writer does so within a few hundred ms)."""
+    synchronous_commit off, its WAL writer does so within three `wal_writer_delay`s,
+    600 ms by default; the timeout only keeps a stalled server from hanging here)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_current_wal_insert_lsn()")
         (written,) = cursor.fetchone()
