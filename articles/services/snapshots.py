@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import batched
 
-from django.db import connection
+from django.db import connections, router
 
 from articles.articlefile import write_article_text
 from articles.models import (
@@ -100,11 +100,11 @@ def _draft_querysets(ids: list[int]) -> list:
 _compiled: dict[tuple[str, int], list[str]] = {}
 
 
-def _draft_sql(count: int) -> list[str]:
+def _draft_sql(connection, count: int) -> list[str]:
     """The SQL of `_draft_querysets` for `count` article ids, built by the ORM once per
     count and database vendor: building the five queries cost more Python time than
     running them on a one-article import. Each query's parameters are exactly the ids."""
-    key = (connection.vendor, count)
+    key = (connection.vendor, count)  # the SQL names tables, no database: one per vendor
     if key not in _compiled:
         sample = list(range(1, count + 1))
         statements = []
@@ -125,7 +125,9 @@ def draft_rows(articles: Sequence[Article]) -> dict[int, DraftRows]:
     rows = {pk: DraftRows() for pk in ids}
     if not ids:
         return rows
-    if statements := _draft_sql(len(ids)):
+    # Where the ORM would read them (the primary, or the replica for a public read).
+    connection = connections[router.db_for_read(Section)]
+    if statements := _draft_sql(connection, len(ids)):
         with connection.cursor() as cursor:
             results = []
             for sql in statements:
