@@ -203,6 +203,7 @@ def article_save_text(
         review_interval_months=review_interval_months,
         sections=sections,
         path="article text",
+        body=body,
     )
     return article_import(
         source=source,
