@@ -35,6 +35,9 @@ POOL = [
 ]
 
 
+TOPICS_CREATED = "Topic(s) created by import: "
+
+
 def write_library(folder, count: int) -> None:
     """`count` articles, each citing three of six shared works and the two works without
     identifiers: many files create the same new citations at the same time."""
@@ -74,9 +77,18 @@ def library_state() -> dict:
             for a in articles
         ],
         "events": sorted(
-            ReviewEvent.objects.values_list(
+            ReviewEvent.objects.exclude(comment__startswith=TOPICS_CREATED).values_list(
                 "article__slug", "kind", "from_state", "to_state", "content_hash", "comment"
             )
+        ),
+        # A new topic is created by whichever file reaches it first (in parallel, not
+        # always the first file by name), and that article's trail says so, once.
+        "topics created": sorted(
+            topic
+            for comment in ReviewEvent.objects.filter(
+                comment__startswith=TOPICS_CREATED
+            ).values_list("comment", flat=True)
+            for topic in comment.removeprefix(TOPICS_CREATED).split(", ")
         ),
         "citations": sorted(
             (c.key, c.doi, c.pmid, c.pmcid, c.url, c.title, json.dumps(c.csl, sort_keys=True))
@@ -122,6 +134,7 @@ def test_parallel_import_gives_the_same_library_as_a_serial_one(tmp_path, empty_
     assert error is None and (parallel["workers"], parallel["created"]) == (3, 45)
     assert library_state() == expected
     assert len(expected["citations"]) == 8  # each shared work stored once
+    assert expected["topics created"] == ["ptsd ('Ptsd')", "treatments ('Treatments')"]
     # The rows come back in file order with the same hashes as the serial run.
     assert parallel["articles"] == serial["articles"]
 
