@@ -64,6 +64,9 @@ class ArticleFile:
     bibliography: dict[str, dict] = field(default_factory=dict)
     path: str = "<article>"
     body_line: int = 1
+    # The Markdown body exactly as `parse_body` read it into `sections` (from `body_line`):
+    # a check that re-parses the same text may reuse `sections` (`draft_verify`).
+    body: str = ""
     # Set only for a translation: its language, and the source version it translates.
     language: str = ""
     translation_of: tuple[str, int] | None = None
@@ -104,11 +107,16 @@ def parse_article_text(
     where = str(path) if path else "<article>"
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     meta, body, body_line = split_front_matter(text, where)
+    # The empty lines after the front matter are not part of the body (`write_article_text`
+    # writes one): the body parsed is then the text `write_body_text` gives for it.
+    stripped = body.lstrip("\n")
+    body, body_line = stripped, body_line + len(body) - len(stripped)
     article = ArticleFile(
         title=_required_string(meta, "title", where),
         slug="",
         path=where,
         body_line=body_line,
+        body=body,
     )
     article.slug = _slug(meta, article.title, where)
     article.summary = _optional_string(meta, "summary", where)

@@ -5,6 +5,7 @@ same work shares its row (and its retraction status).
 
 from __future__ import annotations
 
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from articles.models import Citation
@@ -36,7 +37,7 @@ def citations_by_identifier(items: list[dict]) -> dict[tuple[str, str], Citation
 
 
 def citation_upsert(
-    *, item: dict, library: dict[tuple[str, str], Citation] | None = None
+    *, item: dict, library: dict[tuple[str, str], Citation] | None = None, retry: bool = True
 ) -> tuple[Citation, bool]:
     """Find the library citation for a CSL item (by DOI, PMID, PMCID, then URL) or create it.
 
@@ -44,6 +45,10 @@ def citation_upsert(
     citation that other articles rely on. `library`: `citations_by_identifier` of the
     items being imported in this transaction, when the caller looked them up at once (a
     citation created here is added to it).
+
+    Safe against a concurrent insert of the same work (`import_articles --workers`): an
+    insert refused by an identifier's unique index looks the library up again and
+    returns the citation the other transaction stored.
     """
     doi, pmid, pmcid = citations.item_identifiers(item)
     wanted = {
@@ -68,6 +73,9 @@ def citation_upsert(
         # No identifier: the same URL, or the same key and title, is the same work.
         url = item.get("URL") or ""
         title = str(item.get("title") or item.get("container-title") or item["id"])[:2000]
+        # No unique index can refuse a second copy of such a work: a concurrent import
+        # of the same one waits here until this transaction ends, then finds it below.
+        _lock_until_commit(f"citation:{url}" if url else f"citation:{item['id']}\n{title}")
         found = (
             Citation.objects.filter(url=url, doi="", pmid="", pmcid="").first() if url else None
         ) or Citation.objects.filter(key=item["id"], title=title, doi="", pmid="", pmcid="").first()
@@ -80,10 +88,35 @@ def citation_upsert(
     # constraints are the database's own CHECKs on the insert. Validating constraints
     # here would cost eight more queries for every new citation of an import.
     citation.full_clean(exclude=["csl"], validate_constraints=False)
-    citation.save()
+    try:
+        with transaction.atomic():  # a savepoint: a failed insert leaves the import going
+            citation.save()
+    except IntegrityError:
+        # Another transaction (a parallel import) inserted a citation with one of these
+        # identifiers after the lookup above, and has committed since (PostgreSQL made
+        # this insert wait for it): that is the library's citation now. Once only: if
+        # the identifiers still match nothing, the error was something else.
+        if not wanted or not retry:
+            raise
+        found, created = citation_upsert(item=item, retry=False)
+        if library is not None:
+            library.update(
+                ((name, getattr(found, name)), found)
+                for name in IDENTIFIERS
+                if getattr(found, name)
+            )
+        return found, created
     if library is not None:
         library.update(dict.fromkeys(wanted.items(), citation))
     return citation, True
+
+
+def _lock_until_commit(name: str) -> None:
+    """A PostgreSQL advisory lock on `name`, held until the transaction ends (no-op
+    elsewhere: SQLite has one writer at a time)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
 
 
 def citation_apply_csl(*, citation: Citation, item: dict) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 from articles.articlefile import ArticleFileError, write_body_text
 from articles.models import Article, ClaimCitation
-from articles.rendering import ArticleFormatError, ClaimSource, parse_body
+from articles.rendering import ArticleFormatError, ClaimSource, SectionSource, parse_body
+from articles.services.snapshots import DraftRows, draft_rows
 
 SUPPORTS, CONTRADICTS = ClaimCitation.Relation.SUPPORTS, ClaimCitation.Relation.CONTRADICTS
 LOCATOR_MAX = ClaimCitation._meta.get_field("locator").max_length
@@ -55,26 +56,38 @@ class DraftIntegrityError(ArticleFileError):
         )
 
 
-def draft_problems(article: Article) -> list[str]:
+def draft_problems(
+    article: Article,
+    *,
+    rows: DraftRows | None = None,
+    parsed: tuple[str, list[SectionSource]] | None = None,
+) -> list[str]:
     """How the stored draft differs from its own Markdown; empty when it does not.
 
     Parsing the sections' text (the whole body, as an export writes it) must give the
     same sections and exactly the stored Claim rows: keys, order, section, statement,
     certainty, and the supporting and contradicting citations with their locators and
-    order. Four queries, one parse."""
-    sections = list(article.sections.order_by("position"))
-    try:
-        parsed = parse_body(write_body_text([(s.heading, s.anchor, s.body) for s in sections]))
-    except ArticleFormatError as exc:
-        return [f"the text no longer parses ({exc})"]
+    order. Five queries (`draft_rows`) and one parse. `rows`: the article's draft rows
+    already read in this transaction (then no query); `parsed`: a text and what
+    `parse_body` gave for it, reused only when the stored sections' text is exactly that
+    text (an import that just parsed it), else the text is parsed again."""
+    if rows is None:
+        rows = draft_rows([article])[article.pk]
+    stored_sections = [(heading, anchor, body) for _, heading, anchor, body in rows.sections]
+    text = write_body_text(stored_sections)
+    if parsed is not None and parsed[0] == text:
+        sections = parsed[1]
+    else:
+        try:
+            sections = parse_body(text)
+        except ArticleFormatError as exc:
+            return [f"the text no longer parses ({exc})"]
     problems = []
-    stored_sections = [(s.heading, s.anchor, s.body) for s in sections]
-    parsed_sections = [(s.heading, s.anchor, s.body) for s in parsed]
-    if stored_sections != parsed_sections:
+    if stored_sections != [(s.heading, s.anchor, s.body) for s in sections]:
         problems.append("the sections read back from the text differ from the stored ones")
-    citation_ids = dict(article.bibliography.values_list("key", "citation_id"))
+    citation_ids = {link.key: link.citation_id for link in rows.bibliography}
     expected = []
-    for section in parsed:
+    for section in sections:
         for claim in section.claims:
             if not claim_keys_known(claim, citation_ids):
                 problems.append(f"claim {claim.id!r} cites a key missing from the bibliography")
@@ -83,23 +96,22 @@ def draft_problems(article: Article) -> list[str]:
                 (section.anchor, claim.id, claim.statement, claim.certainty,
                  tuple(claim_links(claim, citation_ids)))
             )  # fmt: skip
+    anchors = {pk: anchor for pk, _, anchor, _ in rows.sections}
     stored = [
         (
-            claim.section.anchor,
-            claim.key,
-            claim.statement,
-            claim.certainty,
+            anchors.get(section_id),
+            key,
+            statement,
+            certainty,
             tuple(
-                (link.citation_id, link.relation, link.locator)
-                for link in sorted(
-                    claim.claim_citations.all(),
-                    key=lambda link: (link.relation != SUPPORTS, link.position, link.pk),
+                (citation_id, relation, locator)
+                for citation_id, relation, locator, _, _ in sorted(
+                    rows.links[pk],
+                    key=lambda link: (link[1] != SUPPORTS, link[3], link[4]),
                 )
             ),
         )
-        for claim in article.claims.order_by("position")
-        .select_related("section")
-        .prefetch_related("claim_citations")
+        for pk, _, section_id, key, statement, certainty in rows.claims
     ]
     if expected != stored:
         problems.extend(_claim_differences(expected, stored))
@@ -121,9 +133,15 @@ def _claim_differences(expected: list[tuple], stored: list[tuple]) -> list[str]:
     ]
 
 
-def draft_verify(*, article: Article) -> None:
+def draft_verify(
+    *,
+    article: Article,
+    rows: DraftRows | None = None,
+    parsed: tuple[str, list[SectionSource]] | None = None,
+) -> None:
     """Raise DraftIntegrityError unless the stored claims are exactly what the draft's
     text says. Every write path that touches a draft calls this last, inside its
-    transaction, so a write that breaks the invariant is rolled back whole."""
-    if problems := draft_problems(article):
+    transaction, so a write that breaks the invariant is rolled back whole. `rows` and
+    `parsed`: as for `draft_problems`."""
+    if problems := draft_problems(article, rows=rows, parsed=parsed):
         raise DraftIntegrityError(article, problems)

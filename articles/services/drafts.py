@@ -35,7 +35,12 @@ from articles.models import (
 from articles.rendering import ArticleFormatError, SectionSource, parse_body
 from articles.services.citations import citation_upsert, citations_by_identifier
 from articles.services.consistency import claim_keys_known, claim_links, draft_verify
-from articles.services.snapshots import article_content_hash
+from articles.services.snapshots import (
+    article_content_hash,
+    draft_rows,
+    snapshot_from_rows,
+    snapshot_hash,
+)
 from evidence import citations
 
 SUPPORTS, CONTRADICTS = ClaimCitation.Relation.SUPPORTS, ClaimCitation.Relation.CONTRADICTS
@@ -138,9 +143,7 @@ def article_import(
     before = None if created else article_content_hash(article)
     resolved = _resolve_citations(source=source, article=article)
     if created:
-        article = Article.objects.create(
-            slug=source.slug, title=source.title, owner=user, last_edited_by=user
-        )
+        article = Article(slug=source.slug, owner=user)
     draft_write(
         article=article,
         user=user,
@@ -149,7 +152,9 @@ def article_import(
         expected_lock_version=expected_lock_version,
         fresh=created,
     )
-    after = article_content_hash(article)
+    # One read of the rows just written, for the content hash and for draft_verify.
+    rows = draft_rows([article])[article.pk]
+    after = snapshot_hash(snapshot_from_rows(article, rows))
     changed = before != after
     if created or changed:
         source_state = article.status
@@ -163,7 +168,8 @@ def article_import(
             content_hash=after,
             comment=event_comment if event_comment is not None else f"Imported from {source.path}",
         )
-    draft_verify(article=article)
+    # The text the import parsed, reused only if the stored sections give exactly that text.
+    draft_verify(article=article, rows=rows, parsed=(source.body, source.sections))
     return ImportResult(article=article, created=created, changed=changed, content_hash=after)
 
 
@@ -197,6 +203,7 @@ def article_save_text(
         review_interval_months=review_interval_months,
         sections=sections,
         path="article text",
+        body=body,
     )
     return article_import(
         source=source,
@@ -241,31 +248,47 @@ def draft_write(
     fresh: bool = False,
 ) -> None:
     """Replace the draft with `source`. Must run inside a transaction.
-    `fresh`: the article was created in this transaction (it has no draft rows yet)."""
+    `fresh`: the article is new, not saved yet (`Article(slug=..., owner=...)`): it is
+    inserted here with the draft's fields, and has no draft rows to replace."""
     if article.status == Article.Status.WITHDRAWN:
         raise ArticleFileError(
             f"{article.slug} is withdrawn; its versions are archived and cannot be edited",
             path=source.path,
         )
-    _claim_lock(article=article, user=user, expected=expected_lock_version, source=source)
+    if fresh:  # nobody else can hold a revision of it: its first save is revision 2
+        article.lock_version += 1
+    else:
+        _claim_lock(article=article, user=user, expected=expected_lock_version, source=source)
     article.title = source.title
     article.summary = source.summary
     article.audience = source.audience
     article.review_interval_months = source.review_interval_months
     article.last_edited_by = user
-    article.full_clean(exclude=["live_version", "owner", "last_edited_by", "topics"])
-    article.save(
-        update_fields=[
-            "title",
-            "summary",
-            "audience",
-            "review_interval_months",
-            "last_edited_by",
-            "updated_at",
-        ]
+    # The slug's uniqueness is not queried: the article was looked up by this slug (and
+    # locked) or the slug was free; a concurrent insert of it fails on the unique index.
+    article.full_clean(
+        exclude=["live_version", "owner", "last_edited_by", "topics"], validate_unique=False
     )
+    if fresh:
+        article.save(force_insert=True)
+    else:
+        article.save(
+            update_fields=[
+                "title",
+                "summary",
+                "audience",
+                "review_interval_months",
+                "last_edited_by",
+                "updated_at",
+            ]
+        )
     topics, created = _existing_topics(source, user=user)
-    article.topics.set(topics)
+    if fresh:
+        Article.topics.through.objects.bulk_create(
+            Article.topics.through(article=article, topic=topic) for topic in topics
+        )
+    else:
+        article.topics.set(topics)
     if created:
         ReviewEvent.objects.create(
             article=article,

@@ -188,6 +188,28 @@ def test_a_save_that_would_store_other_claims_than_its_text_is_rolled_back(
     assert claim_row(article).certainty == "high"
 
 
+def test_an_import_that_stores_other_text_than_it_parsed_is_checked_against_that_text(
+    tmp_path, team, monkeypatch
+):
+    """The import's own parse is reused only for exactly the text it parsed: stored text
+    that lost the claim is parsed again, and its leftover claim row is refused."""
+    article = draft(tmp_path, team, CLAIM + "\n")
+    original = drafts._write_sections
+
+    def corrupting(**kwargs):
+        original(**kwargs)
+        article.sections.update(body="Ketamine treats PTSD.")  # the claim's markup is gone
+
+    monkeypatch.setattr(drafts, "_write_sections", corrupting)
+    path = write_article(tmp_path / "edit", body=CLAIM.replace("cures", "treats") + "\n")
+
+    with pytest.raises(DraftIntegrityError) as excinfo:
+        import_article(path, user=team["author"])
+
+    assert excinfo.value.problems == ["the text has claims [] but the rows are ['lead-claim']"]
+    assert "cures" in article.sections.get().body  # nothing of the save was kept
+
+
 def test_claim_rows_changed_behind_the_text_block_comments_grades_and_approval(tmp_path, team):
     article = draft(tmp_path, team, CLAIM + "\n")
     workflow.article_submit(article=article, user=team["author"])
