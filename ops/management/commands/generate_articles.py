@@ -23,14 +23,17 @@ import os
 import random
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
+from functools import partial
 from multiprocessing import get_context
 
 import django
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, transaction
 from django.utils import timezone
+from django.utils.translation import override
 
 from articles.management.progress import Progress
 from articles.models import (
@@ -62,6 +65,7 @@ from ops.management.synthetic_words import (
     SUBJECTS,
     TOPICS,
 )
+from publicsite.article_page import COLUMNS, page_parts, stored_key
 
 S = Article.Status
 
@@ -100,8 +104,11 @@ def pool_item(prefix: str, index: int) -> dict:
     }
 
 
-def synthetic_article(task: tuple) -> dict:
-    """Build, parse and render one article; runs in a worker process (no database)."""
+def synthetic_article(task: tuple, *, publication: dict) -> dict:
+    """Build, parse and render one article and its published version's stored page;
+    runs in a worker process (no database). `publication` holds what the version takes
+    from the database: the reviewer's display fields, the topics' names and the time
+    the run started (publication dates count back from it)."""
     prefix, number, pool_size, n_sections, n_claims = task
     rng = random.Random(f"{prefix}:article:{number}")
     slug = f"{prefix}-{number:05d}"
@@ -144,11 +151,14 @@ def synthetic_article(task: tuple) -> dict:
         | {key for s in sections for c in s.claims for key in c.contradicts}
     )
     bibliography = {key: _csl(by_key[key]) for key in used}
+    topics = sorted(rng.sample(sorted(TOPICS), k=2))
     snapshot = {
         "slug": slug,
         "title": title,
         "summary": summary,
-        "topics": sorted(rng.sample(sorted(TOPICS), k=2)),
+        "topics": topics,
+        # As an approval's snapshot carries them (not in the content hash).
+        "topic_names": {slug: publication["topic_names"][slug] for slug in topics},
         "audience": "public",
         "review_interval_months": 12,
         "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in sections],
@@ -171,14 +181,36 @@ def synthetic_article(task: tuple) -> dict:
         },
     }
     html = snapshot_render(snapshot)
+    published = publication["now"] - timedelta(days=rng.randint(1, 3 * 365))
+    reviewed = timezone.localdate(published)
+    version = ArticleVersion(
+        number=1,
+        title=title,
+        summary=summary,
+        snapshot=snapshot,
+        html=html,
+        search_text=document_text(html),
+        content_hash=snapshot_hash(snapshot),
+        change_summary="First published version.",
+        reviewer_name=publication["reviewer_name"],
+        reviewer_credentials=publication["reviewer_credentials"],
+        approved_at=published - timedelta(hours=2),
+        last_reviewed=reviewed,
+        next_review_due=add_months(reviewed, 12),
+        published_at=published,
+    )
+    # The page the publishing receiver would store (publicsite.article_page.page_store):
+    # the version is its article's only published one, so it is its own history.
+    with override(settings.LANGUAGE_CODE):
+        page = page_parts(slug=slug, version=version, history=[version])
+    version.page_key = stored_key(slug)
+    for part, column in COLUMNS.items():
+        setattr(version, column, page[part])
     return {
         "number": number,
         "snapshot": snapshot,
-        "html": html,
-        "search_text": document_text(html),
-        "content_hash": snapshot_hash(snapshot),
+        "version": version,
         "pool_index": {item["id"]: index for item, index in zip(items, cited, strict=True)},
-        "days_ago": rng.randint(1, 3 * 365),
     }
 
 
@@ -238,9 +270,15 @@ class Command(BaseCommand):
             "topics": topics,
             "pool": pool,
         }
+        publication = {
+            "now": started,
+            "reviewer_name": reviewer.profile.display_name,
+            "reviewer_credentials": reviewer.profile.credentials,
+            "topic_names": {slug: topic.name for slug, topic in topics.items()},
+        }
         self.progress = Progress(self.stderr)
         try:
-            made = self._generate(tasks, workers, batch, len(missing), rows)
+            made = self._generate(tasks, workers, batch, len(missing), rows, publication)
         finally:
             self.progress.close()
         self._analyze()
@@ -248,9 +286,9 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Created {made} published articles in {seconds:.1f} s.")
         )
-        # The rows skipped publishing, whose receiver stores each live version's rendered
-        # page; without it every generated page would render per request (by name: the
-        # public site's command, which articles does not import).
+        # The rows skip publishing, whose receiver stores each live version's page: the
+        # workers rendered and stored it with the version. This renders only what is
+        # still stale (e.g. versions an older run of this command left without a page).
         call_command("render_article_pages", stdout=self.stdout)
 
     def _analyze(self) -> None:
@@ -266,15 +304,16 @@ class Command(BaseCommand):
             for table in tables:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
-    def _generate(self, tasks, workers, batch, total, rows) -> int:
+    def _generate(self, tasks, workers, batch, total, rows, publication) -> int:
+        build = partial(synthetic_article, publication=publication)
         if workers == 1:
-            return self._store(map(synthetic_article, tasks), batch, total, **rows)
+            return self._store(map(build, tasks), batch, total, **rows)
         # Spawned (not forked) workers never share this process's database socket.
         connections.close_all()
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=get_context("spawn"), initializer=django.setup
         ) as executor:
-            results = executor.map(synthetic_article, tasks, chunksize=25)
+            results = executor.map(build, tasks, chunksize=25)
             return self._store(results, batch, total, **rows)
 
     def _store(self, results, batch, total, **rows) -> int:
@@ -417,33 +456,11 @@ class Command(BaseCommand):
         ClaimCitation.objects.bulk_create(links, batch_size=2000)
 
     def _insert_versions(self, articles, chunk, *, prefix, author, reviewer) -> None:
-        now = timezone.now()
-        profile = reviewer.profile
         versions = []
         for a, r in zip(articles, chunk, strict=True):
-            published = now - timedelta(days=r["days_ago"])
-            reviewed = timezone.localdate(published)
-            versions.append(
-                ArticleVersion(
-                    article=a,
-                    number=1,
-                    title=r["snapshot"]["title"],
-                    summary=r["snapshot"]["summary"],
-                    snapshot=r["snapshot"],
-                    html=r["html"],
-                    search_text=r["search_text"],
-                    content_hash=r["content_hash"],
-                    change_summary="First published version.",
-                    author=author,
-                    reviewer=reviewer,
-                    reviewer_name=profile.display_name,
-                    reviewer_credentials=profile.credentials,
-                    approved_at=published - timedelta(hours=2),
-                    last_reviewed=reviewed,
-                    next_review_due=add_months(reviewed, 12),
-                    published_at=published,
-                )
-            )
+            version = r["version"]
+            version.article, version.author, version.reviewer = a, author, reviewer
+            versions.append(version)
         ArticleVersion.objects.bulk_create(versions, batch_size=500)
         for a, v in zip(articles, versions, strict=True):
             a.live_version = v
