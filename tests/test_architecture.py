@@ -60,7 +60,7 @@ ALLOWED = {
     "editorial/admin_views.py": ("publicsite.article_page",),
     # Generated versions get, in the rendering processes, the stored page the publishing
     # receiver would store (the bulk rows never publish through the services).
-    "ops/management/commands/generate_articles.py": ("publicsite.article_page",),
+    "ops/management/synthetic_articles.py": ("publicsite.article_page",),
 }
 
 

@@ -110,3 +110,25 @@ def test_pages_rendered_with_the_articles_are_the_ones_publishing_stores(workers
     assert stored_pages("gen") == generated
     for article in Article.objects.filter(slug__startswith="gen-"):
         assert article_content_hash(article) == article.live_version.content_hash
+
+
+def test_rendering_runs_only_a_window_ahead_of_storing_and_keeps_the_order():
+    from concurrent.futures import Future
+
+    from ops.management.synthetic_articles import bounded_map
+
+    submitted = []
+
+    class Inline:
+        def submit(self, fn, *args):
+            submitted.append(args[1])
+            future = Future()
+            future.set_result(fn(*args))
+            return future
+
+    results = bounded_map(Inline(), lambda task: task * 2, range(100), chunk=5, window=3)
+
+    assert next(results) == 0
+    assert len(submitted) == 4  # three chunks ahead, then one more as the first is taken
+    assert list(results) == [task * 2 for task in range(1, 100)]
+    assert len(submitted) == 20
