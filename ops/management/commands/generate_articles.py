@@ -8,7 +8,11 @@ is genuine, though: each body is real article-format Markdown (spec/article-form
 with `##` sections, claim spans and Pandoc citations, parsed and rendered by the
 project's own parser and renderer; the draft rows (sections, claims, citation links)
 match the published version; the version's snapshot, content hash, stored HTML and
-search text are computed exactly as an approval computes them.
+search text are computed exactly as an approval computes them, and its stored page as
+publishing stores it. The articles are built, rendered and their pages stored in
+`--workers` spawned processes (ops/management/synthetic_articles.py, no database),
+while this process inserts them in bulk, `--batch` articles per transaction, with a
+progress bar on a terminal.
 
 Citations come from a shared pool (`--citations`, identified by DOIs under the
 10.5555 test prefix), so articles share references the way real ones do.
