@@ -32,7 +32,7 @@ import django
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from articles.management.progress import Progress
@@ -144,8 +144,9 @@ class Command(BaseCommand):
         build = partial(synthetic_article, publication=publication)
         if workers == 1:
             return self._store(map(build, tasks), batch, total, **rows)
-        # Spawned (not forked) workers never share this process's database socket.
-        connections.close_all()
+        # Spawned (not forked) workers start a fresh interpreter: they never inherit this
+        # process's database connection (so it stays open, and a caller's transaction
+        # with it), and they never open one.
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=get_context("spawn"), initializer=django.setup
         ) as executor:
