@@ -17,6 +17,20 @@ _BLOCK_TAGS = {
     "pre", "table", "tr", "td", "th", "div", "dt", "dd", "br", "hr", "figure", "figcaption",
 }  # fmt: skip
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?)])")
+
+
+class _PlainSpaces(dict):
+    """A `str.translate` table, filled as characters are met: control, format and
+    private-use characters (Unicode category C) and spaces (Z) map to a plain space,
+    except the newline; everything else to itself."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        self[code] = value = " " if ch != "\n" and unicodedata.category(ch)[0] in "CZ" else ch
+        return value
+
+
+_PLAIN_SPACES = _PlainSpaces()
 _VOID_TAGS = {"br", "hr", "img", "wbr", "input", "meta", "link", "col", "area", "source"}
 
 
@@ -62,9 +76,7 @@ def document_text(rendered_html: str) -> str:
     parser.close()
     text = "".join(parser.parts)
     # Control, format and private-use characters (and odd spaces) become plain spaces.
-    text = "".join(
-        ch if ch == "\n" else " " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text
-    )
+    text = text.translate(_PLAIN_SPACES)
     # Removed citation markers and badges leave a space before punctuation: drop it.
     lines = (
         _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(line.split())) for line in text.splitlines()

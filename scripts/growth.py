@@ -43,6 +43,8 @@ QUERIES = (
     "side effects",
     "trauma therapy for veterans",
     "PTSD",
+    "zebrafish",  # no match
+    ("/es/search/", "estrés postraumático"),  # the Spanish translations' search
 )
 
 
@@ -65,17 +67,19 @@ def timed(client, path: str, **extra) -> tuple[float, int, int]:
 def measure_search(client) -> dict:
     from articles.models import ArticleVersion
 
-    times, queries, worst = [], set(), ("", 0.0)
-    for q in QUERIES:
-        from urllib.parse import urlencode
+    times, queries, worst, per_query = [], set(), ("", 0.0), {}
+    from urllib.parse import urlencode
 
-        path = "/search/?" + urlencode({"q": q})
+    for query in QUERIES:
+        prefix, q = query if isinstance(query, tuple) else ("/search/", query)
+        path = prefix + "?" + urlencode({"q": q})
         timed(client, path)  # warm
         for _ in range(10):
             ms, count, status = timed(client, path)
             assert status == 200, (path, status)
             times.append(ms)
             queries.add(count)
+            per_query.setdefault(q, []).append(ms)
             if ms > worst[1]:
                 worst = (q, ms)
     live = ArticleVersion.objects.filter(article__live_version__isnull=False).count()
@@ -86,6 +90,7 @@ def measure_search(client) -> dict:
         "queries": sorted(queries),
         "worst": worst[0],
         "live": live,
+        "p50_by_query": {q: round(statistics.median(ms), 1) for q, ms in per_query.items()},
     }
 
 
@@ -99,32 +104,79 @@ def measure_article(client) -> dict:
             continue
         path = f"/articles/{slug}/"
         timed(client, path)
-        samples = [timed(client, path) for _ in range(20)]
+        samples = [timed(client, path) for _ in range(40)]
         rows[slug] = {
             "queries": samples[-1][1],
             "p50": statistics.median(s[0] for s in samples),
+            "p95": percentile([s[0] for s in samples], 0.95),
         }
     return rows
 
 
-def measure_admin(client) -> dict:
+def admin_paths() -> list[tuple[str, str]]:
+    """The article list as editors use it: the first page with the default ordering,
+    each filter, a search, and a deep page."""
     from django.contrib.auth import get_user_model
 
-    admin = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
-    client.force_login(admin)
-    rows = {}
-    for label, path in (
+    from articles.models import Article, Topic
+
+    topic = Topic.objects.order_by("pk").first()
+    deep = max(1, min(500, Article.objects.count() // 100 - 1))  # 100 a page
+    reviewer = get_user_model().objects.filter(username="synthetic-reviewer").first()
+    paths = [
         ("article list", "/admin/articles/article/"),
+        ("article list, status published", "/admin/articles/article/?status__exact=published"),
+        ("article list, review overdue", "/admin/articles/article/?review=overdue"),
+        ("article list, audience public", "/admin/articles/article/?audience__exact=public"),
         ("article list, search 'sleep'", "/admin/articles/article/?q=sleep"),
-        ("article list, page 50", "/admin/articles/article/?p=50"),
-    ):
+        ("article list, sorted by live version", "/admin/articles/article/?o=3"),
+        (f"article list, page {deep}", f"/admin/articles/article/?p={deep}"),
+    ]
+    if topic:
+        paths.append(
+            ("article list, one topic", f"/admin/articles/article/?topics__id__exact={topic.pk}")
+        )
+    if reviewer:
+        paths.append(
+            ("article list, one reviewer", f"/admin/articles/article/?reviewer={reviewer.pk}")
+        )
+    return paths
+
+
+def measure_admin(client, runs: int = 10) -> dict:
+    """Each list as the demo author (an editor, not a superuser): p50/p95/max, the
+    queries, and the slowest query of the last run with its time."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    editor = get_user_model().objects.get(username="author")
+    client.force_login(editor)
+    rows = {}
+    for label, path in admin_paths():
         timed(client, path)
-        samples = [timed(client, path) for _ in range(10)]
+        samples = [timed(client, path) for _ in range(runs)]
         assert samples[-1][2] == 200, (path, samples[-1][2])
+        spent = []
+
+        def clock(execute, sql, params, many, context, spent=spent):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                spent.append(((time.perf_counter() - started) * 1000, sql))
+
+        with connection.execute_wrapper(clock):
+            client.get(path)
+        slowest = max(spent)
         rows[label] = {
+            "path": path,
             "p50": statistics.median(s[0] for s in samples),
+            "p95": percentile([s[0] for s in samples], 0.95),
             "max": max(s[0] for s in samples),
             "queries": samples[-1][1],
+            "sql_ms": sum(ms for ms, _ in spent),
+            "slowest_ms": slowest[0],
+            "slowest": slowest[1][:300],
         }
     client.logout()
     return rows
@@ -206,6 +258,8 @@ def measure_export(env: dict) -> dict:
 
 def report(results: dict, args) -> str:
     s, a, p, e = results["search"], results["article"], results["publish"], results["export"]
+    # Issue 16: search p95 < 30 ms at 10,000 articles, < 60 ms at 100,000.
+    target = 30 if s["live"] <= 20_000 else 60
     lines = [
         MARK_START,
         "",
@@ -219,7 +273,7 @@ def report(results: dict, args) -> str:
         "|---|---:|---:|---|",
         f"| search p95 ({len(QUERIES)} reader queries x 10; p50 {s['p50']:.1f} ms, max "
         f"{s['max']:.1f} ms for `{s['worst']}`; {'/'.join(map(str, s['queries']))} queries) "
-        f"| {s['p95']:.1f} ms | < 50 ms | {'yes' if s['p95'] < 50 else '**no**'} |",
+        f"| {s['p95']:.1f} ms | < {target} ms | {'yes' if s['p95'] < target else '**no**'} |",
     ]
     for slug, row in a.items():
         lines.append(
@@ -229,8 +283,8 @@ def report(results: dict, args) -> str:
         )
     for label, row in results["admin"].items():
         lines.append(
-            f"| admin {label} (max {row['max']:.0f} ms, {row['queries']} queries) "
-            f"| {row['p50']:.0f} ms | < 300 ms | {'yes' if row['p50'] < 300 else '**no**'} |"
+            f"| admin {label} (p95 {row['p95']:.0f} ms, {row['queries']} queries) "
+            f"| {row['p50']:.0f} ms | < 200 ms | {'yes' if row['p95'] < 200 else '**no**'} |"
         )
     lines += [
         f"| publish a {p['sections']}-section article (`article_publish`; approval, which "

@@ -73,7 +73,10 @@ class ArticleVersion(models.Model):
         # Search ranks the most recently reviewed matches first (publicsite.search):
         # this index lets PostgreSQL read them in that order and stop early.
         indexes = [
-            models.Index(fields=["-last_reviewed", "-id"], name="article_version_reviewed_idx")
+            models.Index(fields=["-last_reviewed", "-id"], name="article_version_reviewed_idx"),
+            # The admin's reviewer filter (EXISTS a version by this reviewer): its count
+            # reads this index alone, not every version row (docs/performance.md).
+            models.Index(fields=["reviewer", "article"], name="article_version_reviewer_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -366,3 +366,57 @@ def test_a_publisher_names_a_topic_in_spanish_on_its_admin_page(client, team):
     assert TopicTranslation.objects.get(topic=topic, language="es").name == "Sueño"
     client.force_login(team["author"])
     assert client.post(url, {"slug": "sleep", "name": "Renamed"}).status_code == 403
+
+
+def changelist_queries(client, params=None) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:articles_article_changelist"), params or {})
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status__exact": "published"},
+        {"review": "overdue"},
+        {"q": "and PTSD"},
+        {"o": "3"},
+    ],
+    ids=["first-page", "status", "review-due", "search", "by-live-version"],
+)
+def test_article_list_queries_do_not_grow_with_the_number_of_articles(client, team, params):
+    from django.core.management import call_command
+
+    client.force_login(team["author"])
+    options = {"workers": 1, "citations": 40, "prefix": "gen", "stdout": io.StringIO()}
+    call_command("generate_articles", count=2, **options)
+    few, few_html = changelist_queries(client, params)
+
+    call_command("generate_articles", count=30, **options)
+    many, many_html = changelist_queries(client, params)
+
+    assert few == many, (few, many)
+    row = 'class="field-live_number">v1<'  # each row shows its live version's number
+    assert many_html.count(row) > few_html.count(row) > 0
+
+
+def test_article_list_reviewer_filter_lists_who_reviewed_by_display_name(client, team, article):
+    workflow.article_submit(article=article, user=team["author"])
+    workflow.article_approve(article=article, user=team["reviewer"])
+    client.force_login(team["author"])
+
+    _, html = changelist_queries(client)
+
+    assert f'?reviewer={team["reviewer"].pk}"' in html
+    assert "Dr Rita Reviewer" in html
+    assert "Dr Ravi" not in html  # a reviewer who has reviewed nothing
+    _, filtered = changelist_queries(client, {"reviewer": str(team["reviewer"].pk)})
+    assert "Test article" in filtered
+    # Someone who reviewed nothing is not a choice: the list says so instead of filtering.
+    url = reverse("admin:articles_article_changelist")
+    assert client.get(url, {"reviewer": str(team["reviewer2"].pk)}).status_code == 302

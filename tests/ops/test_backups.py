@@ -192,6 +192,29 @@ def test_restore_that_does_not_verify_keeps_nothing(small_backup, empty_sqlite, 
             assert database.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
 
 
+def test_restore_rehashes_each_version_snapshot_it_loads(small_backup, empty_sqlite, tmp_path):
+    # A version row whose snapshot was changed in the file, its stored hash and the
+    # manifest left alone: only re-hashing the loaded snapshot can notice.
+    with gzip.open(small_backup, "rt") as source:
+        lines = source.readlines()
+    for index, line in enumerate(lines):
+        row = json.loads(line)
+        if row.get("model") == "articles.articleversion":
+            row["fields"]["snapshot"]["title"] += " (changed)"
+            lines[index] = json.dumps(row) + "\n"
+            break
+    else:
+        raise AssertionError("no version in the backup")
+    tampered = tmp_path / "tampered-snapshot.jsonl.gz"
+    with gzip.open(tampered, "wt") as target:
+        target.writelines(lines)
+
+    refused = manage("restore", str(tampered), database_url=empty_sqlite, check=False)
+
+    assert refused.returncode == 1
+    assert "its snapshot no longer hashes to its content hash" in refused.stderr
+
+
 def test_restore_refuses_a_database_that_already_has_content(small_backup):
     with pytest.raises(CommandError, match="refusing to restore into a database that is not empty"):
         call_command("restore", str(small_backup))

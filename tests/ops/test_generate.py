@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from articles.models import Article, ArticleVersion, Citation, Claim, ClaimCitation, Section
 from articles.services.snapshots import article_content_hash
 from editorial.services.gates import article_gates
+from publicsite.article_page import pages_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,53 @@ def test_generated_articles_get_their_stored_page(client, django_assert_num_quer
         response = client.get("/articles/gen-00002/")
     assert response.status_code == 200
     assert 'class="review-meta"' in response.content.decode()
+
+
+def stored_pages(prefix):
+    return {
+        v.article.slug: (v.page_key, v.page_meta, v.page_body, v.page_ld)
+        for v in ArticleVersion.objects.filter(
+            article__slug__startswith=f"{prefix}-"
+        ).select_related("article")
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pages_rendered_with_the_articles_are_the_ones_publishing_stores(workers):
+    call_command("generate_articles", count=3, workers=workers, citations=40, prefix="gen")
+    generated = stored_pages("gen")
+    assert len(generated) == 3
+    assert all(key and meta and body and ld for key, meta, body, ld in generated.values())
+
+    # Drop them and let the publishing path's renderer (page_store: one article at a
+    # time, from the database) store them again.
+    ArticleVersion.objects.filter(article__slug__startswith="gen-").update(
+        page_key=None, page_meta=None, page_body=None, page_ld=None
+    )
+    assert pages_refresh() == 3
+
+    assert stored_pages("gen") == generated
+    for article in Article.objects.filter(slug__startswith="gen-"):
+        assert article_content_hash(article) == article.live_version.content_hash
+
+
+def test_rendering_runs_only_a_window_ahead_of_storing_and_keeps_the_order():
+    from concurrent.futures import Future
+
+    from ops.management.synthetic_articles import bounded_map
+
+    submitted = []
+
+    class Inline:
+        def submit(self, fn, *args):
+            submitted.append(args[1])
+            future = Future()
+            future.set_result(fn(*args))
+            return future
+
+    results = bounded_map(Inline(), lambda task: task * 2, range(100), chunk=5, window=3)
+
+    assert next(results) == 0
+    assert len(submitted) == 4  # three chunks ahead, then one more as the first is taken
+    assert list(results) == [task * 2 for task in range(1, 100)]
+    assert len(submitted) == 20

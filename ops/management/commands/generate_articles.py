@@ -8,7 +8,11 @@ is genuine, though: each body is real article-format Markdown (spec/article-form
 with `##` sections, claim spans and Pandoc citations, parsed and rendered by the
 project's own parser and renderer; the draft rows (sections, claims, citation links)
 match the published version; the version's snapshot, content hash, stored HTML and
-search text are computed exactly as an approval computes them.
+search text are computed exactly as an approval computes them, and its stored page as
+publishing stores it. The articles are built, rendered and their pages stored in
+`--workers` spawned processes (ops/management/synthetic_articles.py, no database),
+while this process inserts them in bulk, `--batch` articles per transaction, with a
+progress bar on a terminal.
 
 Citations come from a shared pool (`--citations`, identified by DOIs under the
 10.5555 test prefix), so articles share references the way real ones do.
@@ -20,16 +24,15 @@ Re-running with the same `--prefix` only adds the slugs that are missing
 from __future__ import annotations
 
 import os
-import random
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
+from functools import partial
 from multiprocessing import get_context
 
 import django
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from articles.management.progress import Progress
@@ -45,145 +48,10 @@ from articles.models import (
     StaffProfile,
     Topic,
 )
-from articles.plaintext import document_text
-from articles.rendering import parse_body
-from articles.services.snapshots import snapshot_hash
-from articles.services.versions import add_months, snapshot_render
-from ops.management.synthetic_words import (
-    ASPECTS,
-    CERTAINTIES,
-    DESIGNS,
-    ENDINGS,
-    FAMILIES,
-    FILLER,
-    HEADINGS,
-    JOURNALS,
-    PHRASES,
-    SUBJECTS,
-    TOPICS,
-)
+from ops.management.synthetic_articles import bounded_map, csl_fields, pool_item, synthetic_article
+from ops.management.synthetic_words import HEADINGS, TOPICS
 
 S = Article.Status
-
-
-def pool_item(prefix: str, index: int) -> dict:
-    """CSL-JSON for citation `index` of the shared pool: a pure function, so worker
-    processes build bibliographies without the database."""
-    rng = random.Random(f"{prefix}:citation:{index}")
-    family = rng.choice(FAMILIES)
-    year = rng.randint(2003, 2025)
-    design = DESIGNS[index % len(DESIGNS)]
-    title = (
-        f"{rng.choice(SUBJECTS).capitalize()} for post-traumatic stress disorder: "
-        + {
-            "rct": "a randomised controlled trial",
-            "systematic-review": "a systematic review and meta-analysis",
-            "observational": "a cohort study",
-            "guideline": "clinical practice guideline",
-            "case-series": "an open-label case series",
-        }[design]
-    )
-    return {
-        "id": f"{family.lower()}{year}-{index}",
-        "type": "article-journal",
-        "title": title,
-        "author": [
-            {"family": family, "given": rng.choice("ABCDEFGHJKLMNPRST") + "."},
-            {"family": rng.choice(FAMILIES), "given": rng.choice("ABCDEFGHJKLMNPRST") + "."},
-        ],
-        "container-title": rng.choice(JOURNALS),
-        "volume": str(rng.randint(1, 80)),
-        "page": f"{(first := rng.randint(1, 900))}-{first + rng.randint(5, 15)}",
-        "issued": {"date-parts": [[year]]},
-        "DOI": f"10.5555/{prefix}.{index}",
-        "_design": design,
-    }
-
-
-def synthetic_article(task: tuple) -> dict:
-    """Build, parse and render one article; runs in a worker process (no database)."""
-    prefix, number, pool_size, n_sections, n_claims = task
-    rng = random.Random(f"{prefix}:article:{number}")
-    slug = f"{prefix}-{number:05d}"
-    subject = rng.choice(SUBJECTS)
-    aspect = rng.choice(ASPECTS)
-    title = f"{subject[0].upper()}{subject[1:]} and PTSD: {aspect} ({number})"
-    summary = (
-        f"What the research says about {subject} for people with post-traumatic stress "
-        f"disorder: {aspect}, checked by a clinician."
-    )
-    cited = rng.sample(range(pool_size), k=min(pool_size, max(4, n_claims)))
-    items = [pool_item(prefix, index) for index in cited]
-    headings = rng.sample(HEADINGS, k=min(len(HEADINGS), n_sections - 1))
-    claims_in = [n_claims // n_sections + (i < n_claims % n_sections) for i in range(n_sections)]
-    claim_number = 0
-    parts = []
-    for section_index in range(n_sections):
-        if section_index:
-            parts.append(f"## {headings[section_index - 1]}\n")
-        for _ in range(claims_in[section_index]):
-            claim_number += 1
-            refs = rng.sample(items, k=rng.choice((1, 1, 2)))
-            cites = "; ".join(
-                f"@{item['id']}" + (f", p. {rng.randint(1, 20)}" if rng.random() < 0.3 else "")
-                for item in refs
-            )
-            statement = f"{rng.choice(PHRASES)} {subject} {rng.choice(ENDINGS)}"
-            certainty = rng.choice(CERTAINTIES)
-            parts.append(
-                f"{rng.choice(FILLER)} [{statement} [{cites}]]"
-                f"{{.claim #claim-{claim_number} certainty={certainty}}}. "
-                f"{' '.join(rng.sample(FILLER, 2))}\n"
-            )
-        parts.append(" ".join(rng.choice(FILLER) for _ in range(4)) + "\n")
-    body = "\n".join(parts)
-    sections = parse_body(body)
-    by_key = {item["id"]: item for item in items}
-    used = sorted(
-        {ref.key for s in sections for c in s.claims for ref in c.supports}
-        | {key for s in sections for c in s.claims for key in c.contradicts}
-    )
-    bibliography = {key: _csl(by_key[key]) for key in used}
-    snapshot = {
-        "slug": slug,
-        "title": title,
-        "summary": summary,
-        "topics": sorted(rng.sample(sorted(TOPICS), k=2)),
-        "audience": "public",
-        "review_interval_months": 12,
-        "sections": [{"heading": s.heading, "anchor": s.anchor, "body": s.body} for s in sections],
-        "claims": [
-            {
-                "id": claim.id,
-                "section": section.anchor,
-                "statement": claim.statement,
-                "certainty": claim.certainty,
-                "supports": [{"key": ref.key, "locator": ref.locator} for ref in claim.supports],
-                "contradicts": list(claim.contradicts),
-            }
-            for section in sections
-            for claim in section.claims
-        ],
-        "bibliography": bibliography,
-        "citation_meta": {
-            key: {"study_design": by_key[key]["_design"], "retraction_status": "none"}
-            for key in used
-        },
-    }
-    html = snapshot_render(snapshot)
-    return {
-        "number": number,
-        "snapshot": snapshot,
-        "html": html,
-        "search_text": document_text(html),
-        "content_hash": snapshot_hash(snapshot),
-        "pool_index": {item["id"]: index for item, index in zip(items, cited, strict=True)},
-        "days_ago": rng.randint(1, 3 * 365),
-    }
-
-
-def _csl(item: dict) -> dict:
-    return {k: v for k, v in item.items() if not k.startswith("_")}
 
 
 class Command(BaseCommand):
@@ -238,9 +106,15 @@ class Command(BaseCommand):
             "topics": topics,
             "pool": pool,
         }
+        publication = {
+            "now": started,
+            "reviewer_name": reviewer.profile.display_name,
+            "reviewer_credentials": reviewer.profile.credentials,
+            "topic_names": {slug: topic.name for slug, topic in topics.items()},
+        }
         self.progress = Progress(self.stderr)
         try:
-            made = self._generate(tasks, workers, batch, len(missing), rows)
+            made = self._generate(tasks, workers, batch, len(missing), rows, publication)
         finally:
             self.progress.close()
         self._analyze()
@@ -248,9 +122,9 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Created {made} published articles in {seconds:.1f} s.")
         )
-        # The rows skipped publishing, whose receiver stores each live version's rendered
-        # page; without it every generated page would render per request (by name: the
-        # public site's command, which articles does not import).
+        # The rows skip publishing, whose receiver stores each live version's page: the
+        # workers rendered and stored it with the version. This renders only what is
+        # still stale (e.g. versions an older run of this command left without a page).
         call_command("render_article_pages", stdout=self.stdout)
 
     def _analyze(self) -> None:
@@ -262,19 +136,26 @@ class Command(BaseCommand):
         models = (Article, ArticleVersion, ArticleCitation, Citation, Claim, ClaimCitation)
         tables = [m._meta.db_table for m in (*models, Section, ReviewEvent)]
         tables.append(Article.topics.through._meta.db_table)
+        # Outside a transaction (VACUUM cannot run in one) also vacuum, as autovacuum
+        # would later: each new article row was updated once (its live version), and
+        # vacuum leaves no dead copy behind and marks the pages all-visible, so counts
+        # in the admin list read an index, not the table (docs/performance.md).
+        command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
             for table in tables:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+                cursor.execute(f"{command} {connection.ops.quote_name(table)}")
 
-    def _generate(self, tasks, workers, batch, total, rows) -> int:
+    def _generate(self, tasks, workers, batch, total, rows, publication) -> int:
+        build = partial(synthetic_article, publication=publication)
         if workers == 1:
-            return self._store(map(synthetic_article, tasks), batch, total, **rows)
-        # Spawned (not forked) workers never share this process's database socket.
-        connections.close_all()
+            return self._store(map(build, tasks), batch, total, **rows)
+        # Spawned (not forked) workers start a fresh interpreter: they never inherit this
+        # process's database connection (so it stays open, and a caller's transaction
+        # with it), and they never open one.
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=get_context("spawn"), initializer=django.setup
         ) as executor:
-            results = executor.map(synthetic_article, tasks, chunksize=25)
+            results = bounded_map(executor, build, tasks, chunk=25, window=4 * workers)
             return self._store(results, batch, total, **rows)
 
     def _store(self, results, batch, total, **rows) -> int:
@@ -323,7 +204,7 @@ class Command(BaseCommand):
             new.append(
                 Citation(
                     key=item["id"],
-                    csl={k: v for k, v in _csl(item).items() if k != "id"},
+                    csl={k: v for k, v in csl_fields(item).items() if k != "id"},
                     title=item["title"],
                     year=item["issued"]["date-parts"][0][0],
                     doi=doi,
@@ -417,33 +298,11 @@ class Command(BaseCommand):
         ClaimCitation.objects.bulk_create(links, batch_size=2000)
 
     def _insert_versions(self, articles, chunk, *, prefix, author, reviewer) -> None:
-        now = timezone.now()
-        profile = reviewer.profile
         versions = []
         for a, r in zip(articles, chunk, strict=True):
-            published = now - timedelta(days=r["days_ago"])
-            reviewed = timezone.localdate(published)
-            versions.append(
-                ArticleVersion(
-                    article=a,
-                    number=1,
-                    title=r["snapshot"]["title"],
-                    summary=r["snapshot"]["summary"],
-                    snapshot=r["snapshot"],
-                    html=r["html"],
-                    search_text=r["search_text"],
-                    content_hash=r["content_hash"],
-                    change_summary="First published version.",
-                    author=author,
-                    reviewer=reviewer,
-                    reviewer_name=profile.display_name,
-                    reviewer_credentials=profile.credentials,
-                    approved_at=published - timedelta(hours=2),
-                    last_reviewed=reviewed,
-                    next_review_due=add_months(reviewed, 12),
-                    published_at=published,
-                )
-            )
+            version = r["version"]
+            version.article, version.author, version.reviewer = a, author, reviewer
+            versions.append(version)
         ArticleVersion.objects.bulk_create(versions, batch_size=500)
         for a, v in zip(articles, versions, strict=True):
             a.live_version = v
