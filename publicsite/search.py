@@ -262,21 +262,10 @@ def search_translations(*, query: SearchQuery, page, language: str) -> Page:
     groups = _fallback_terms(query.text)
     if not groups:
         return Paginator([], PAGE_SIZE).get_page(1)
-    condition = Q()
-    for group in groups:
-        group_condition = Q()
-        for term, negated in group:
-            matches = (
-                Q(title__icontains=term)
-                | Q(summary__icontains=term)
-                | Q(search_text__icontains=term)
-            )
-            group_condition &= ~matches if negated else matches
-        condition |= group_condition
     versions = (
         _live_translation_versions(language)
         .select_related("translation__article", "source_version")
-        .filter(condition)
+        .filter(_fallback_condition(groups))
         .only(
             "title",
             "summary",
@@ -420,9 +409,9 @@ def _fallback_terms(text: str) -> list[list[tuple[str, bool]]]:
     return groups
 
 
-def _fallback_matches(groups):
-    if not groups:
-        return ArticleVersion.objects.none()
+def _fallback_condition(groups) -> Q:
+    """Any group matches; within a group every term appears (or, negated, does not) in
+    the title, summary or search text. Shared by English and translation versions."""
     condition = Q()
     for group in groups:
         group_condition = Q()
@@ -434,6 +423,13 @@ def _fallback_matches(groups):
             )
             group_condition &= ~matches if negated else matches
         condition |= group_condition
+    return condition
+
+
+def _fallback_matches(groups):
+    if not groups:
+        return ArticleVersion.objects.none()
+    condition = _fallback_condition(groups)
     rank = Value(0)
     for group in groups:
         for term, negated in group:
