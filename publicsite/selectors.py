@@ -6,6 +6,8 @@ Readers only ever see published versions: every query here goes through
 approved-but-unpublished version or a superseded version is never listed.
 """
 
+import weakref
+
 from django.conf import settings
 from django.db.models import (
     BooleanField,
@@ -88,20 +90,32 @@ def _translated(language: str) -> Exists:
     )
 
 
+def _article_page_queryset(slug: str, languages: tuple[str, ...]) -> QuerySet[Article]:
+    return (
+        Article.objects.select_related("live_version")
+        .only(*_PAGE_FIELDS)
+        .annotate(**{f"translated_{code}": _translated(code) for code in languages})
+        .filter(slug=slug)
+        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
+        .order_by("pk")[:1]
+    )
+
+
 def article_page(*, slug: str) -> Article | None:
     """As `published_article`, for the article page: one query, with only what the page
     and the tombstone show, the live version's stored page (publicsite/article_page.py)
     and none of its large source columns (snapshot, html, search text).
     `translated_<code>` says whether it has a published translation in each language
-    of `PTSDINFO_TRANSLATION_LANGUAGES` (for hreflang and the language switcher)."""
-    return (
-        Article.objects.select_related("live_version")
-        .only(*_PAGE_FIELDS)
-        .annotate(**{f"translated_{code}": _translated(code) for code in translation_languages()})
-        .filter(slug=slug)
-        .exclude(live_version__isnull=True, status__in=_NEVER_PUBLIC)
-        .order_by()
-        .first()
+    of `PTSDINFO_TRANSLATION_LANGUAGES` (for hreflang and the language switcher).
+
+    The busiest query of the site: its SQL is built and compiled once per process and
+    database (only the slug changes), which is most of the selector's cost (issue 16;
+    docs/performance.md). `prepared_query` returns the ORM's own objects."""
+    languages = tuple(translation_languages())
+    return prepared_query(
+        ("article_page", languages),
+        lambda marker: _article_page_queryset(marker, languages),
+        slug,
     )
 
 
@@ -334,3 +348,56 @@ def translation_feed_versions(*, language: str, limit: int = 20):
         .only("number", "title", "summary", "published_at", "translation__article__slug")
         .order_by("-published_at", "-pk")[:limit]
     )
+
+
+# --- queries compiled once ----------------------------------------------------------------
+
+_PREPARED: dict[tuple, tuple] = {}
+
+
+class _Marker(str):
+    """The stand-in for the one parameter that changes between calls."""
+
+
+def prepared_query(key: tuple, queryset_for, value: str):
+    """The first object of `queryset_for(value)`, or None, with the queryset built and
+    compiled to SQL once per process and database for `key` (its other parameters must
+    not change between calls). The row becomes objects exactly as the ORM's
+    ModelIterable makes them (the same converters, deferred fields, fetch mode,
+    select_related objects and annotations), by the compiler's own attributes; the
+    tests compare it with the plain query, which a Django upgrade would break loudly."""
+    from django.db import connections, router
+    from django.db.models.query import _get_from_db, get_related_populators
+
+    alias = router.db_for_read(Article)
+    prepared = _PREPARED.get((alias, *key))
+    if prepared is None:
+        marker = _Marker("\0prepared\0")
+        queryset = queryset_for(marker)
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        slots = [index for index, param in enumerate(params) if param is marker]
+        if len(slots) != 1:  # the compiler copied or changed the parameter: no cache
+            return queryset_for(value).first()
+        prepared = (compiler, sql, list(params), slots[0], queryset._fetch_mode)
+        _PREPARED[(alias, *key)] = prepared
+    compiler, sql, params, slot, fetch_mode = prepared
+    params = [*params]
+    params[slot] = value
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    row = next(iter(compiler.results_iter([[row]])))
+    klass_info, select = compiler.klass_info, compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [column[0].target.attname for column in select[start:end]]
+    instance = _get_from_db(klass_info["model"], fetch_mode)(alias, init_list, row[start:end])
+    if fetch_mode.track_peers:
+        instance._state.peers = [weakref.ref(instance)]
+    for populator in get_related_populators(klass_info, select, alias, fetch_mode):
+        populator.populate(row, instance)
+    for name, position in compiler.annotation_col_map.items():
+        setattr(instance, name, row[position])
+    return instance

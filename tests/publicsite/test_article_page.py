@@ -187,3 +187,24 @@ def test_migrating_back_before_the_page_columns_skips_the_page_refresh():
         app_config=global_apps.get_app_config("articles"),
         apps=state.apps,
     )
+
+
+def test_the_compiled_article_query_gives_what_the_orm_gives(live, settings):
+    """`selectors.article_page` compiles its SQL once per process and builds the objects
+    itself: they must be the ORM's, field by field, deferred fields and annotations
+    included, for a live, a withdrawn-looking and a missing slug."""
+    from publicsite import selectors
+
+    settings.PTSDINFO_TRANSLATION_LANGUAGES = ["es"]
+    languages = tuple(selectors.translation_languages())
+    for _ in range(2):  # the second call uses the compiled query
+        fast = selectors.article_page(slug=live.slug)
+        plain = selectors._article_page_queryset(live.slug, languages).first()
+        assert fast.pk == plain.pk and fast.live_version.pk == plain.live_version.pk
+        assert fast.get_deferred_fields() == plain.get_deferred_fields()
+        for name in {*fast.__dict__} - {"_state"}:
+            assert getattr(fast, name) == getattr(plain, name), name
+        for name in {*fast.live_version.__dict__} - {"_state"}:
+            assert getattr(fast.live_version, name) == getattr(plain.live_version, name), name
+        assert fast.translated_es is False
+    assert selectors.article_page(slug="no-such-article") is None
