@@ -23,7 +23,7 @@ def mean_ms(function, n: int = 500) -> float:
 
 def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    os.environ.update(DJANGO_SETTINGS_MODULE="bench_settings")  # set, not read
     import django
 
     django.setup()

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    os.environ.update(DJANGO_SETTINGS_MODULE="bench_settings")  # set, not read
     import django
 
     django.setup()

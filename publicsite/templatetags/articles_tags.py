@@ -6,7 +6,7 @@ from django import template
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.urls import get_script_prefix, get_urlconf, reverse, translate_url
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, override
@@ -71,7 +71,7 @@ def language_alternates(context) -> list[dict]:
     for code, name in settings.LANGUAGES:
         if available is not None and code not in available:
             continue
-        url = translate_url(request.path, code)
+        url = _path_in(code, match, request.path)
         alternates.append(
             {
                 "code": code,
@@ -82,6 +82,16 @@ def language_alternates(context) -> list[dict]:
             }
         )
     return alternates if len(alternates) > 1 else []
+
+
+def _path_in(code: str, match, path: str) -> str:
+    """`path` in the language `code`: Django's `translate_url`, without resolving the
+    path again (the request's own match is reused; this runs on every public page)."""
+    with override(code):
+        try:
+            return reverse(match.view_name, args=match.args, kwargs=match.kwargs)
+        except NoReverseMatch:
+            return path
 
 
 @register.simple_tag
