@@ -176,7 +176,7 @@ def _postgres_matches(text: str) -> tuple[QuerySet, int]:
     of reading every match; a rare one uses the GIN index); their number is the result
     count, so there is no count query. Then those versions ranked by `ts_rank`, best
     first, with `ts_headline` only for the rows on the page."""
-    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+    from django.contrib.postgres.search import SearchQuery, SearchRank
 
     tsquery = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
     ids = list(_postgres_candidates(tsquery))
@@ -191,17 +191,7 @@ def _postgres_matches(text: str) -> tuple[QuerySet, int]:
                 Article.objects.filter(pk=OuterRef("article_id")).order_by().values("slug")
             ),
             rank=SearchRank(StoredSearchVector(), tsquery),
-            headline=SearchHeadline(
-                "search_text",
-                tsquery,
-                config=SEARCH_CONFIG,
-                start_sel=_MARK_OPEN,
-                stop_sel=_MARK_CLOSE,
-                max_words=30,
-                min_words=12,
-                max_fragments=2,
-                fragment_delimiter=" … ",
-            ),
+            headline=_headline(tsquery, SEARCH_CONFIG),
         )
         .only("title", "summary", "last_reviewed")
         .order_by("-rank", "-last_reviewed", "title", "pk")
@@ -310,8 +300,8 @@ def _postgres_translation_matches(text: str, language: str) -> tuple[QuerySet, i
     """As `_postgres_matches`: the ids of the RANK_LIMIT most recently approved
     matching live versions (no count query), then those ranked, with a headline for
     the rows on the page."""
-    from django.contrib.postgres.search import SearchHeadline, SearchRank
     from django.contrib.postgres.search import SearchQuery as TsQuery
+    from django.contrib.postgres.search import SearchRank
 
     config = TRANSLATION_SEARCH_CONFIGS.get(language, "simple")
     tsquery = TsQuery(text, search_type="websearch", config=config)
@@ -333,17 +323,7 @@ def _postgres_translation_matches(text: str, language: str) -> tuple[QuerySet, i
         .select_related("translation__article", "source_version")
         .annotate(
             rank=SearchRank(StoredTranslationVector(), tsquery),
-            headline=SearchHeadline(
-                "search_text",
-                tsquery,
-                config=config,
-                start_sel=_MARK_OPEN,
-                stop_sel=_MARK_CLOSE,
-                max_words=30,
-                min_words=12,
-                max_fragments=2,
-                fragment_delimiter=" … ",
-            ),
+            headline=_headline(tsquery, config),
         )
         .only(
             "title",
@@ -407,6 +387,24 @@ def _fallback_terms(text: str) -> list[list[tuple[str, bool]]]:
         count += 1
     groups = [group for group in groups if any(not negated for _, negated in group)]
     return groups
+
+
+def _headline(tsquery, config: str):
+    """The result snippet: up to two fragments of the stored search text around the
+    matches, highlights marked for `_headline_snippet`. English and translations alike."""
+    from django.contrib.postgres.search import SearchHeadline
+
+    return SearchHeadline(
+        "search_text",
+        tsquery,
+        config=config,
+        start_sel=_MARK_OPEN,
+        stop_sel=_MARK_CLOSE,
+        max_words=30,
+        min_words=12,
+        max_fragments=2,
+        fragment_delimiter=" … ",
+    )
 
 
 def _fallback_condition(groups) -> Q:
