@@ -10,9 +10,9 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse, translate_url
+from django.urls import reverse
 from django.utils.http import urlencode
-from django.utils.translation import get_language
+from django.utils.translation import get_language, override
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -136,16 +136,29 @@ def article_detail(request, slug):
     response = render(
         request,
         "articles/article_detail.html",
-        {
-            "article": article,
-            "version": version,
-            "page": page,
-            "canonical_url": _canonical(request, article.get_absolute_url()),
-            "structured_data": page_structured_data(request, article=article, page=page),
-            "page_languages": selectors.page_languages(article),
-        },
+        _article_context(
+            request, article, version, page, page_languages=selectors.page_languages(article)
+        ),
     )
     return last_modified(response, version.published_at)
+
+
+def _article_context(request, article, version, page, **extra) -> dict:
+    """What the article template needs, in English and in a translation."""
+    return {
+        "article": article,
+        "version": version,
+        "page": page,
+        "canonical_url": _canonical(request, article.get_absolute_url()),
+        "structured_data": page_structured_data(request, article=article, page=page),
+        **extra,
+    }
+
+
+def _english_url(article) -> str:
+    """The English page of `article` (reversed, not resolved again as translate_url does)."""
+    with override(settings.LANGUAGE_CODE):
+        return article.get_absolute_url()
 
 
 def translation_detail(request, *, slug: str, language: str):
@@ -177,16 +190,15 @@ def translation_detail(request, *, slug: str, language: str):
     response = render(
         request,
         "articles/article_detail.html",
-        {
-            "article": article,
-            "version": version,
-            "page": page,
-            "stale_count": stale_count,
-            "english_url": translate_url(article.get_absolute_url(), settings.LANGUAGE_CODE),
-            "canonical_url": _canonical(request, article.get_absolute_url()),
-            "structured_data": page_structured_data(request, article=article, page=page),
-            "page_languages": [settings.LANGUAGE_CODE, language],
-        },
+        _article_context(
+            request,
+            article,
+            version,
+            page,
+            stale_count=stale_count,
+            english_url=_english_url(article),
+            page_languages=[settings.LANGUAGE_CODE, language],
+        ),
     )
     return last_modified(response, max(version.published_at, current.published_at))
 
@@ -202,7 +214,7 @@ def translation_withdrawn(request, *, translation):
     else:
         tombstone = {
             "reason": translation.withdrawn_reason,
-            "english_url": translate_url(article.get_absolute_url(), settings.LANGUAGE_CODE),
+            "english_url": _english_url(article),
         }
     tombstone["title"] = translation.published_title
     response = render(
