@@ -112,12 +112,12 @@ def report_submit(
 
 
 def _site_language(code: str | None) -> str:
-    """`code` as one of settings.LANGUAGES ("es-mx" -> "es"), else the default."""
-    languages = dict(settings.LANGUAGES)
-    code = (code or "").lower()
-    if code in languages:
-        return code
-    return code.split("-")[0] if code.split("-")[0] in languages else settings.LANGUAGE_CODE
+    """`code` as one of settings.LANGUAGES ("es-mx" -> "es", Django's own matching),
+    else the default."""
+    try:
+        return translation.get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 def open_reports(article: Article):
