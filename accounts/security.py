@@ -1,5 +1,6 @@
 """Security and fault handling around the site (issue 8; docs/security.md says why).
 
+- `ContentSecurityPolicyMiddleware`: Django's, building a policy without a nonce once.
 - `PermissionsPolicyMiddleware`: switches off browser features no page uses.
 - `DatabaseFaultMiddleware`: a database that is down or unreachable gives a plain 503
   page (never a traceback); the next request after it returns works again.
@@ -30,10 +31,12 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseRedirect
+from django.middleware import csp
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.csp import CSP, build_policy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
@@ -132,6 +135,44 @@ def forwarded_headers_middleware(get_response):
         return get_response(request)
 
     return middleware
+
+
+class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
+    """Django 6.1's, with the policy of a response that used no nonce built once.
+
+    Django builds the header string for every response. Without a nonce it is the same
+    string every time for the same configuration: every public page, and every page
+    served from the cache, which never uses a nonce (docs/security.md). Those get the
+    string built once per configuration object (`SECURE_CSP` is replaced, never changed
+    in place, when settings change); a response that used the nonce, or that a view gave
+    its own policy, goes through Django's code unchanged."""
+
+    def process_response(self, request, response):
+        if (
+            csp.get_nonce(request)
+            or hasattr(response, "_csp_config")
+            or hasattr(response, "_csp_ro_config")
+        ):
+            return super().process_response(request, response)
+        for header, config in (
+            (CSP.HEADER_ENFORCE, settings.SECURE_CSP),
+            (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY),
+        ):
+            if config and header not in response:
+                response.headers[str(header)] = _policy_without_nonce(config)
+        return response
+
+
+# {id(configuration): (the configuration, its policy)}: the configuration is kept, so its
+# id is never reused by another object while the entry exists.
+_policies: dict[int, tuple[dict, str]] = {}
+
+
+def _policy_without_nonce(config: dict) -> str:
+    known = _policies.get(id(config))
+    if known is None or known[0] is not config:
+        known = _policies[id(config)] = (config, build_policy(config))
+    return known[1]
 
 
 class PermissionsPolicyMiddleware:

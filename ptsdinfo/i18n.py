@@ -1,25 +1,32 @@
 """The reader's language comes from the URL alone (issue 18).
 
 English pages live at the root and Spanish ones under /es/ (`i18n_patterns` with
-`prefix_default_language=False` in ptsdinfo/urls.py). Django's `LocaleMiddleware`
-already ignores Accept-Language and the language cookie on unprefixed paths when the
-default language is unprefixed, but still marks those responses
-`Vary: Accept-Language`; since nothing here varies by that header, that would only
-split every shared cache's copy of an English page by the browser's language list.
-`PathLocaleMiddleware` leaves it out. The page cache (publicsite/caching.py) sits
-after it and keys pages by path and active language.
+`prefix_default_language=False` in ptsdinfo/urls.py). With that layout Django's
+`LocaleMiddleware` already ignores Accept-Language and the language cookie: a prefixed
+path is in its prefix's language, every other path in `LANGUAGE_CODE`, and no 404 is
+redirected to a prefixed path. `path_locale_middleware` does exactly that and no more.
+It leaves out two things `LocaleMiddleware` does on every request: reading the
+Accept-Language header and the cookie only to discard them (half its cost on a cached
+page, publicsite/caching.py), and marking unprefixed responses
+`Vary: Accept-Language`, which nothing here varies by and which would only split
+every shared cache's copy of an English page by the browser's language list.
+
+The page cache sits after it and keys pages by path and active language.
 """
 
-from django.middleware.locale import LocaleMiddleware
+from django.conf import settings
+from django.utils import translation
 
 
-class PathLocaleMiddleware(LocaleMiddleware):
-    def process_response(self, request, response):
-        had_vary = response.has_header("Vary")
-        vary_before = response.get("Vary", "")
-        response = super().process_response(request, response)
-        if had_vary:
-            response["Vary"] = vary_before
-        elif response.has_header("Vary"):
-            del response["Vary"]
+def path_locale_middleware(get_response):
+    def middleware(request):
+        language = translation.get_language_from_path(request.path_info)
+        translation.activate(language or settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = get_response(request)
+        # The language at the end of the request: a staff member's own admin language
+        # (accounts/language.py) is activated by a later middleware.
+        response.headers.setdefault("Content-Language", translation.get_language())
         return response
+
+    return middleware

@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # CSP and Permissions-Policy right after SecurityMiddleware, so every response, the
     # 503 page included, carries them.
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "accounts.security.ContentSecurityPolicyMiddleware",
     "accounts.security.PermissionsPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -81,7 +81,7 @@ MIDDLEWARE = [
     # rest (publicsite/caching.py): a hit costs no session, CSRF, auth or URL work.
     # The language, from the URL alone: /es/... is Spanish, every other path English
     # (ptsdinfo/i18n.py). Before the page cache, whose keys include it.
-    "ptsdinfo.i18n.PathLocaleMiddleware",
+    "ptsdinfo.i18n.path_locale_middleware",
     "publicsite.caching.PageCacheMiddleware",
     # The database-fault 503 sits inside the headers and outside sessions (whose save
     # may fail too); before `migrate`, pages say to run it (its process_exception sees a

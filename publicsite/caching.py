@@ -407,9 +407,20 @@ def _set_public_lifetimes(response, *, max_age: int, s_maxage: int | None) -> No
     )
 
 
+# The request headers that can turn a response into a 304 or a 412.
+_CONDITIONAL_HEADERS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+
+
 def _conditional(request, response):
     if request.method not in ("GET", "HEAD") or response.status_code != 200:
         return response
+    if not any(name in request.META for name in _CONDITIONAL_HEADERS):
+        return response  # what get_conditional_response returns, without parsing dates
     return get_conditional_response(
         request,
         etag=response.get("ETag"),

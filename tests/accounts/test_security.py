@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
+from django.utils.csp import CSP, build_policy
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -79,6 +80,22 @@ def test_nonce_differs_per_response(client):
     first, second = client.get("/admin/"), client.get("/admin/")
 
     assert csp_of(first)["script-src"] != csp_of(second)["script-src"]
+
+
+@pytest.mark.django_db
+def test_a_policy_without_nonce_follows_the_settings(client, settings):
+    # The policy of a nonce-less response is built once per configuration
+    # (accounts.security.ContentSecurityPolicyMiddleware): it must still be Django's,
+    # and follow a change of the settings.
+    assert client.get("/")["Content-Security-Policy"] == build_policy(settings.SECURE_CSP)
+    assert "Content-Security-Policy-Report-Only" not in client.get("/")
+
+    settings.SECURE_CSP = {"default-src": [CSP.SELF], "script-src": [CSP.SELF, CSP.NONCE]}
+    settings.SECURE_CSP_REPORT_ONLY = {"img-src": [CSP.SELF]}
+    response = client.get("/")
+
+    assert response["Content-Security-Policy"] == "default-src 'self'; script-src 'self'"
+    assert response["Content-Security-Policy-Report-Only"] == "img-src 'self'"
 
 
 @pytest.mark.django_db

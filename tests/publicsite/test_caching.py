@@ -173,6 +173,34 @@ def test_if_modified_since_answers_304_until_a_new_version_is_published(client, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("stored", [False, True], ids=["rendered", "from the cache"])
+def test_every_precondition_is_honoured(client, tmp_path, request, stored):
+    if stored:
+        request.getfixturevalue("page_cache")
+    live_article(tmp_path)
+    url = "/articles/test-article/"
+    first = client.get(url)
+    etag, modified = first["ETag"], first["Last-Modified"]
+    served_from = "hit" if stored else None  # rendered inside the test's transaction
+    assert client.get(url).get("X-Cache") == served_from
+    earlier = http_date(time.time() - 86400 * 365)
+
+    def status(**headers):
+        response = client.get(url, headers=headers)
+        if response.status_code == 200:  # a 304 or 412 carries no X-Cache
+            assert response.get("X-Cache") == served_from
+        return response.status_code
+
+    assert status() == 200
+    assert status(**{"If-None-Match": etag}) == 304
+    assert status(**{"If-Modified-Since": modified}) == 304
+    assert status(**{"If-Match": etag}) == 200
+    assert status(**{"If-Match": '"not-it"'}) == 412
+    assert status(**{"If-Unmodified-Since": modified}) == 200
+    assert status(**{"If-Unmodified-Since": earlier}) == 412
+
+
+@pytest.mark.django_db
 def test_stale_etag_gets_the_new_page(client, tmp_path):
     live_article(tmp_path)
     old = client.get("/articles/test-article/")["ETag"]

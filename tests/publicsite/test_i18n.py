@@ -7,6 +7,8 @@ from contextlib import chdir
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db
@@ -47,10 +49,21 @@ def test_english_pages_keep_their_addresses_and_spanish_ones_live_under_es(clien
 
 
 def test_the_browsers_language_never_decides_the_language_of_a_page(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
     response = client.get("/", HTTP_ACCEPT_LANGUAGE="es")
+    spanish = client.get("/es/", HTTP_ACCEPT_LANGUAGE="en")
 
     assert '<html lang="en">' in html_of(response)
+    assert response["Content-Language"] == "en"
     assert "Accept-Language" not in response.get("Vary", "")
+    assert spanish["Content-Language"] == "es"
+    assert "Accept-Language" not in spanish.get("Vary", "")
+
+
+def test_the_url_layout_is_the_one_the_locale_middleware_is_written_for():
+    # ptsdinfo.i18n reads the language from the path alone, as Django's LocaleMiddleware
+    # does only when the default language is unprefixed.
+    assert is_language_prefix_patterns_used(settings.ROOT_URLCONF) == (True, False)
 
 
 def test_cached_pages_are_kept_per_language(client, monkeypatch):
