@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -420,3 +421,26 @@ def test_article_list_reviewer_filter_lists_who_reviewed_by_display_name(client,
     # Someone who reviewed nothing is not a choice: the list says so instead of filtering.
     url = reverse("admin:articles_article_changelist")
     assert client.get(url, {"reviewer": str(team["reviewer2"].pk)}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"o": "0"}, {"o": "-0"}], ids=["default", "by-title", "title-descending"]
+)
+def test_article_list_search_keeps_the_title_order(client, team, params):
+    # While searching, the title order is an expression no index provides
+    # (editorial.admin.ArticleChangeList.get_ordering): the order itself must not change.
+    from django.core.management import call_command
+
+    client.force_login(team["author"])
+    options = {"workers": 1, "citations": 40, "prefix": "gen", "stdout": io.StringIO()}
+    call_command("generate_articles", count=12, **options)
+
+    _, plain = changelist_queries(client, params)
+    _, searched = changelist_queries(client, {**params, "q": "PTSD"})
+
+    def titles(html):
+        return re.findall(r'class="field-title"><a [^>]*>([^<]*)<', html)
+
+    found = titles(searched)
+    assert len(found) > 10
+    assert found == [title for title in titles(plain) if title in found]
