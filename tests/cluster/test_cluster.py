@@ -3,6 +3,7 @@ against `make cluster`. Each fault test prints the failed-request count it measu
 
 import signal
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -44,6 +45,20 @@ def test_publish_on_node_1_is_visible_everywhere_within_one_second(cluster, arti
 
     print(f"\npublish-to-visible seconds: {seen}")
     assert max(seen.values()) < 1.0, seen
+
+
+def test_each_reader_gets_its_own_request_id_from_the_proxy_cache(cluster, article):
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def headers(name):
+        with direct.open(cluster.url(name, PATH), timeout=5) as response:
+            return response.headers
+
+    for name in ("nginx1", "nginx2"):
+        first, second = headers(name), headers(name)
+        assert second["X-Cache-Status"] == "HIT", name
+        assert first["X-Request-ID"] != second["X-Request-ID"], name
+        assert second["X-Cache"] is None, name  # the app's, from whichever request filled it
 
 
 def test_staff_read_their_writes_and_readers_never_go_back_with_replay_paused(cluster, article):
