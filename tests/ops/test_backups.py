@@ -20,31 +20,36 @@ from tests.factories import import_article, publish, write_article
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-# Printed by a restored database, to compare with the original row for row.
 # Run by a fresh database: restore the backup, then print what the restored database
 # holds, to compare with the original row for row.
 RESTORE_AND_FINGERPRINT = """
 import io, json
-from django.contrib.auth.models import User
 from django.core.management import call_command
-from articles.models import Article, ReviewEvent
+from tests.ops.test_backups import fingerprint
 out = io.StringIO()
 call_command("restore", {path!r}, "--json", stdout=out)
-print(json.dumps({{"restore": json.loads(out.getvalue()), "fingerprint": {{
-    "events": [[e.created_at.isoformat(), e.kind, e.to_state, e.actor_id, e.content_hash]
-               for e in ReviewEvent.objects.order_by("pk")],
-    "users": [[u.username, u.password, sorted(u.groups.values_list("name", flat=True))]
-              for u in User.objects.order_by("pk")],
-    "live": {{a.slug: [a.status, a.live_version.content_hash] for a in Article.objects.live()}},
-}}}}))
+print(json.dumps({{"restore": json.loads(out.getvalue()), "fingerprint": fingerprint()}}))
 """
 
 
 def fingerprint() -> dict:
-    from django.contrib.auth.models import User
+    """What a database holds, comparable between two databases: the review trail, users
+    with their password hashes and groups, the live pages, and every field of every
+    row a backup holds (timestamps to the microsecond; groups, which `migrate` creates
+    with its own keys, by name)."""
+    from django.contrib.auth.models import Group, User
+    from django.core import serializers
 
     from articles.models import Article
+    from ops.backups import backup_models
 
+    rows = {
+        model._meta.label_lower: serializers.serialize(
+            "python", model._default_manager.order_by("pk"), use_natural_foreign_keys=True
+        )
+        for model in backup_models()
+        if model is not Group
+    }
     return json.loads(
         json.dumps(
             {
@@ -59,7 +64,9 @@ def fingerprint() -> dict:
                 "live": {
                     a.slug: [a.status, a.live_version.content_hash] for a in Article.objects.live()
                 },
-            }
+                "rows": rows,
+            },
+            default=str,
         )
     )
 
