@@ -6,7 +6,7 @@ English pages live at the root and Spanish ones under /es/ (`i18n_patterns` with
 path is in its prefix's language, every other path in `LANGUAGE_CODE`, and no 404 is
 redirected to a prefixed path. `path_locale_middleware` does exactly that and no more.
 It leaves out two things `LocaleMiddleware` does on every request: reading the
-Accept-Language header and the cookie only to discard them (half its cost on a cached
+Accept-Language header and the cookie only to discard them (a cost on every cached
 page, publicsite/caching.py), and marking unprefixed responses
 `Vary: Accept-Language`, which nothing here varies by and which would only split
 every shared cache's copy of an English page by the browser's language list.
