@@ -7,12 +7,17 @@ What runs (all on 127.0.0.1, every process started here and stopped here):
   "app" with the application page cache on (production settings) and "uncached"
   with it off (scripts/bench_settings.py: DummyCache);
 - one nginx with the shipped deploy/nginx/*.conf: a static server with a copy of the
-  article's HTML on disk, and the reverse-proxy cache in front of the "app" gunicorn.
+  article's HTML on disk, the same static server adding the headers the app sends with
+  that page (`add_header`), and the reverse-proxy cache in front of the "app" gunicorn.
 
 Each target is loaded with wrk (2 threads, 32 connections, 10 s by default); queries per
 request come from Django's test client with CaptureQueriesContext against the same
-database and settings. Worker memory (RSS from /proc) is sampled on the uncached server
-before load and after at least --memory-requests requests.
+database and settings. Each target's server CPU per request is the CPU time (user and
+system, from /proc) its worker processes used during the load, divided by the requests
+served: nginx's workers for the nginx targets, gunicorn's for the others (PostgreSQL's
+not counted): what a response costs the server, apart from how wrk and the server share
+the cores. Worker memory (RSS from /proc) is sampled on the uncached server before load
+and after at least --memory-requests requests.
 
 wrk and nginx are installed from Debian's packages when missing (apt-get; needs root).
 Not part of `make test` or CI. Usage: .venv/bin/python scripts/bench.py [--duration 10]
@@ -45,6 +50,7 @@ HOME = "/"
 SEARCH = "/search/?q=ketamine"
 MARK_START = "<!-- bench:start (written by `make bench`; edits here are overwritten) -->"
 MARK_END = "<!-- bench:end -->"
+STATIC_WITH_HEADERS = "nginx static file, with the app's headers"
 WAGTAIL_REFERENCE_RPS = 170
 NGINX_REFERENCE_RPS = 66_000
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -61,6 +67,7 @@ class Result:
     requests: int
     errors: str
     queries: str = ""
+    cpu_us: float | None = None
 
 
 def log(message: str) -> None:
@@ -201,6 +208,15 @@ http {{
         index index.html;
     }}
 
+    # The same file with the headers the app sends with the page (a static site that
+    # keeps the site's security headers would send these too).
+    server {{
+        listen 127.0.0.1:{static_headers_port};
+        root {tmp}/static-site;
+        index index.html;
+        include {tmp}/app-headers.conf;
+    }}
+
     # The shipped reverse-proxy cache configuration in front of the "app" gunicorn.
     server {{
         listen 127.0.0.1:{proxy_port};
@@ -212,6 +228,35 @@ http {{
     }}
 }}
 """
+
+
+# Set by nginx's static module itself, or per response (the proxy cache replaces both
+# X-Request-ID and X-Cache); everything else the app sent is replayed with add_header.
+_NGINX_OWN_HEADERS = {
+    "connection",
+    "content-length",
+    "content-type",
+    "date",
+    "etag",
+    "last-modified",
+    "server",
+    "x-cache",
+    "x-request-id",
+}
+
+
+def app_headers_conf(headers: dict) -> str:
+    """add_header lines for the app's headers of a page, plus a request id per response
+    as the shipped proxy configuration adds."""
+    lines = []
+    for name, value in headers.items():
+        if name.lower() in _NGINX_OWN_HEADERS:
+            continue
+        if "$" in value:  # nginx would read it as a variable; no header of ours has one
+            sys.exit(f"cannot replay header {name}: {value!r}")
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'add_header {name} "{quoted}";')
+    return "\n".join([*lines, "add_header X-Request-ID $request_id;", ""])
 
 
 def start_nginx(tmp: Path, **ports) -> subprocess.Popen:
@@ -236,7 +281,30 @@ _LATENCY_RE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(name: str, url: str, *, duration: int, threads: int, connections: int) -> Result:
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """User plus system CPU time of each process, in clock ticks (/proc/<pid>/stat)."""
+    ticks = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone (nginx's cache loader exits after its first minute)
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def wrk(
+    name: str,
+    url: str,
+    *,
+    duration: int,
+    threads: int,
+    connections: int,
+    server: int | None = None,
+) -> Result:
+    """Load url with wrk; with server (a master pid), also its workers' CPU per request."""
+    workers = worker_pids(server) if server else []
+    before = cpu_ticks(workers)
     out = subprocess.run(  # noqa: S603
         [_which("wrk"), f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url],
         capture_output=True,
@@ -256,7 +324,13 @@ def wrk(name: str, url: str, *, duration: int, threads: int, connections: int) -
         if any(int(v) for k, v in counts.items() if k in {"connect", "timeout"}):
             errors.append(match.group(1).strip())
     result = Result(name, url, rps, latency["50"], latency["99"], requests, "; ".join(errors))
-    log(f"{name}: {rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms")
+    cpu = ""
+    if workers:
+        after = cpu_ticks(workers)
+        used = sum(after[pid] - before[pid] for pid in after if pid in before)
+        result.cpu_us = used / os.sysconf("SC_CLK_TCK") / requests * 1e6
+        cpu = f", {result.cpu_us:.1f} us of server CPU per request"
+    log(f"{name}: {rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms{cpu}")
     return result
 
 
@@ -427,21 +501,24 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile) 
         "",
         *env_lines,
         "",
-        "| target | requests/s | p50 | p99 | queries/request | ratio to nginx static |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| target | requests/s | p50 | p99 | queries/request | server CPU/request "
+        "| ratio to nginx static |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = r.rps / static.rps
         shown = f"{ratio:.2f}" if ratio >= 0.1 else f"1/{1 / ratio:.0f}"
         errors = f" ({r.errors})" if r.errors else ""
+        cpu = f"{r.cpu_us:,.1f} us" if r.cpu_us is not None else ""
         lines.append(
             f"| {r.name}{errors} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
-            f"| {r.queries} | {shown} |"
+            f"| {r.queries} | {cpu} | {shown} |"
         )
     by_name = {r.name.split(" `")[0]: r for r in results}
     uncached = by_name["article, uncached"]
     app = by_name["article, application cache"]
     proxy = by_name["article, reverse-proxy cache"]
+    headed = by_name[STATIC_WITH_HEADERS]
     targets = [
         (
             "uncached article >= 1/130 of nginx static (3x Wagtail's 170 of 66,000 req/s)",
@@ -455,13 +532,22 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile) 
             f"1/{static.rps / app.rps:.1f}",
         ),
         (
-            "reverse-proxy-cached article >= 0.8 of nginx static",
-            proxy.rps / static.rps >= 0.8,
+            "reverse-proxy-cached article >= 0.9 of nginx static (issue 16)",
+            proxy.rps / static.rps >= 0.9,
             f"{proxy.rps / static.rps:.2f}",
         ),
     ]
     lines += ["", "| target | this run | met |", "|---|---:|---|"]
     lines += [f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, ok, v in targets]
+    if None not in (static.cpu_us, headed.cpu_us, proxy.cpu_us):
+        lines += [
+            "",
+            f"nginx CPU per request: static file {static.cpu_us:.1f} us, the same file with "
+            f"the app's headers {headed.cpu_us:.1f} us, reverse-proxy cache hit "
+            f"{proxy.cpu_us:.1f} us; by CPU the proxy cache is "
+            f"{static.cpu_us / proxy.cpu_us:.2f} of nginx static and "
+            f"{headed.cpu_us / proxy.cpu_us:.2f} of nginx static with the same headers.",
+        ]
     lines += [
         "",
         f"Same run, absolute: uncached article {uncached.rps:,.0f} req/s = "
@@ -524,14 +610,18 @@ def main() -> None:
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'scripts'}",
     }
     env.pop("REDIS_URL", None)
-    ports = {name: free_port() for name in ("app", "uncached", "static", "proxy", "floor")}
+    ports = {
+        name: free_port()
+        for name in ("app", "uncached", "static", "static_headers", "proxy", "floor")
+    }
     processes = []
     try:
         log(f"preparing {database[1]}: migrate, load_demo, collectstatic")
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "load_demo", "--force-demo")  # a throwaway database, loopback only
         manage(env, "collectstatic", "--noinput", "-v0")
-        processes.append(start_gunicorn(env, ports["app"], tmp / "gunicorn-app.log"))
+        app = start_gunicorn(env, ports["app"], tmp / "gunicorn-app.log")
+        processes.append(app)
         uncached_env = {**env, "DJANGO_SETTINGS_MODULE": "bench_settings"}
         uncached = start_gunicorn(uncached_env, ports["uncached"], tmp / "gunicorn-uncached.log")
         processes.append(uncached)
@@ -541,20 +631,20 @@ def main() -> None:
         page = tmp / "static-site" / ARTICLE.strip("/")
         page.mkdir(parents=True)
         (page / "index.html").write_bytes(html)
+        (tmp / "app-headers.conf").write_text(app_headers_conf(headers))
         floor_env = {**env, "BENCH_FLOOR_FILE": str(page / "index.html")}
-        processes.append(
-            start_gunicorn(floor_env, ports["floor"], tmp / "gunicorn-floor.log", "bench_floor")
-        )
+        floor = start_gunicorn(floor_env, ports["floor"], tmp / "gunicorn-floor.log", "bench_floor")
+        processes.append(floor)
         os.chmod(tmp / "staticfiles", 0o755)  # noqa: S103
-        processes.append(
-            start_nginx(
-                tmp,
-                app_port=ports["app"],
-                static_port=ports["static"],
-                proxy_port=ports["proxy"],
-                static_root=tmp / "staticfiles",
-            )
+        nginx = start_nginx(
+            tmp,
+            app_port=ports["app"],
+            static_port=ports["static"],
+            static_headers_port=ports["static_headers"],
+            proxy_port=ports["proxy"],
+            static_root=tmp / "staticfiles",
         )
+        processes.append(nginx)
         app_url = f"http://127.0.0.1:{ports['app']}"
         uncached_url = f"http://127.0.0.1:{ports['uncached']}"
         proxy_url = f"http://127.0.0.1:{ports['proxy']}"
@@ -581,28 +671,43 @@ def main() -> None:
 
         load = {"duration": args.duration, "threads": args.threads, "connections": args.connections}
         static = wrk(
-            "nginx static file (same HTML)", f"http://127.0.0.1:{ports['static']}{ARTICLE}", **load
+            "nginx static file (same HTML)",
+            f"http://127.0.0.1:{ports['static']}{ARTICLE}",
+            server=nginx.pid,
+            **load,
         )
         static.queries = "0"
         results = [static]
-        for name, url, queries in (
-            ("article, uncached", uncached_url + ARTICLE, uncached_q[ARTICLE]),
-            ("article, application cache", app_url + ARTICLE, cached_q[ARTICLE]),
-            ("article, reverse-proxy cache", proxy_url + ARTICLE, 0),
+        for name, url, queries, server in (
+            (
+                STATIC_WITH_HEADERS,
+                f"http://127.0.0.1:{ports['static_headers']}{ARTICLE}",
+                0,
+                nginx.pid,
+            ),
+            ("article, uncached", uncached_url + ARTICLE, uncached_q[ARTICLE], uncached.pid),
+            ("article, application cache", app_url + ARTICLE, cached_q[ARTICLE], app.pid),
+            ("article, reverse-proxy cache", proxy_url + ARTICLE, 0, nginx.pid),
             (
                 "gunicorn floor: same bytes from a bare WSGI app",
                 f"http://127.0.0.1:{ports['floor']}{ARTICLE}",
                 0,
+                floor.pid,
             ),
-            ("home page, uncached", uncached_url + HOME, uncached_q[HOME]),
-            ("home page, application cache", app_url + HOME, cached_q[HOME]),
-            ("search `ketamine`, uncached", uncached_url + SEARCH, uncached_q[SEARCH]),
-            ("search `ketamine`, application cache", app_url + SEARCH, cached_q[SEARCH]),
+            ("home page, uncached", uncached_url + HOME, uncached_q[HOME], uncached.pid),
+            ("home page, application cache", app_url + HOME, cached_q[HOME], app.pid),
+            (
+                "search `ketamine`, uncached",
+                uncached_url + SEARCH,
+                uncached_q[SEARCH],
+                uncached.pid,
+            ),
+            ("search `ketamine`, application cache", app_url + SEARCH, cached_q[SEARCH], app.pid),
         ):
             spy = None
             if args.profile and name == "article, uncached":
                 spy = start_profile(workers[0], max(2, args.duration - 2), tmp / "profile.txt")
-            result = wrk(name, url, **load)
+            result = wrk(name, url, server=server, **load)
             if spy is not None:
                 spy.wait(timeout=60)
                 profile = profile_lines(tmp / "profile.txt")
