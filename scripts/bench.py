@@ -14,9 +14,9 @@ Each target is loaded with wrk (2 threads, 32 connections, 10 s by default); que
 request come from Django's test client with CaptureQueriesContext against the same
 database and settings. Each target's server CPU per request is the CPU time (user and
 system, from /proc) its worker processes used during the load, divided by the requests
-served: nginx's workers for the nginx targets, gunicorn's for the others (PostgreSQL's
-not counted): what a response costs the server, apart from how wrk and the server share
-the cores. Worker memory (RSS from /proc) is sampled on the uncached server before load
+served: nginx's workers for the nginx targets, gunicorn's for the others, PostgreSQL's
+not counted. It is what a response costs the server, apart from how wrk and the server
+share the cores. Worker memory (RSS from /proc) is sampled on the uncached server before load
 and after at least --memory-requests requests.
 
 wrk and nginx are installed from Debian's packages when missing (apt-get; needs root).
