@@ -13,6 +13,9 @@ from django.utils.translation import get_language, override
 
 register = template.Library()
 
+MEMO_MAX_ENTRIES = 512
+_memo: dict[tuple, str] = {}
+
 
 def ld_json_text(data) -> str:
     """JSON for inside a script element: it can never close the element."""
@@ -127,3 +130,56 @@ def site_languages() -> list[tuple[str, str]]:
     """`settings.LANGUAGES`: each language named in itself ("English", "Español"), as a
     language switcher should, not in the page's language."""
     return list(settings.LANGUAGES)
+
+
+class MemoNode(template.Node):
+    """`{% memo "name" vary_on... %}...{% endmemo %}`: the block is rendered once per
+    process for each language, URL prefix and combination of the `vary_on` values, and
+    the same HTML is reused after that. For the site's chrome (header, footer, crisis
+    help), which every page repeats and which depends on nothing else: a block that shows
+    anything of the request, the user or the content must not be memoized, or must name
+    what it shows in `vary_on`. Off under DEBUG, so template edits show at once."""
+
+    def __init__(self, name: str, vary_on: list, nodelist):
+        self.name = name
+        self.vary_on = vary_on
+        self.nodelist = nodelist
+
+    def render(self, context):
+        if settings.DEBUG:
+            return self.nodelist.render(context)
+        key = (
+            self.name,
+            get_language(),
+            get_script_prefix(),
+            get_urlconf(),
+            *(str(value.resolve(context)) for value in self.vary_on),
+        )
+        try:
+            return _memo[key]
+        except KeyError:
+            pass
+        output = self.nodelist.render(context)
+        if len(_memo) >= MEMO_MAX_ENTRIES:  # a bound, not a working size: start again
+            _memo.clear()
+        _memo[key] = output
+        return output
+
+
+@register.tag
+def memo(parser, token):
+    bits = token.split_contents()
+    if len(bits) < 2 or bits[1][0] not in "'\"" or bits[1][0] != bits[1][-1]:
+        raise template.TemplateSyntaxError(
+            f"'{bits[0]}' takes a quoted fragment name, then the values it varies on"
+        )
+    nodelist = parser.parse(("endmemo",))
+    parser.delete_first_token()
+    return MemoNode(bits[1][1:-1], [parser.compile_filter(bit) for bit in bits[2:]], nodelist)
+
+
+@receiver(setting_changed)
+def _forget_memos(**kwargs):
+    """Any setting may show in a memoized block (the crisis lines, the languages, the
+    URLs): forget them all, as a changed setting is rare outside tests."""
+    _memo.clear()
