@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.autoreload import file_changed
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, override
@@ -179,7 +180,10 @@ def memo(parser, token):
 
 
 @receiver(setting_changed)
+@receiver(file_changed)
 def _forget_memos(**kwargs):
     """Any setting may show in a memoized block (the crisis lines, the languages, the
-    URLs): forget them all, as a changed setting is rare outside tests."""
+    URLs): forget them all, as a changed setting is rare outside tests. The same when
+    runserver sees a file change (a template edited), as Django's cached template
+    loader does."""
     _memo.clear()

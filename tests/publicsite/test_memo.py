@@ -7,6 +7,7 @@ import re
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import translation as django_translation
+from django.utils.autoreload import file_changed
 
 from tests.publicsite import test_spanish_article
 
@@ -51,6 +52,16 @@ def test_a_changed_setting_forgets_the_memoized_blocks(settings):
     assert block.render(Context({"key": 1, "other": "a"})) == "1:a"
 
     settings.PTSDINFO_CRISIS_HELP = {"en": []}
+
+    assert block.render(Context({"key": 1, "other": "b"})) == "1:b"
+
+
+def test_an_edited_file_forgets_the_memoized_blocks(settings, tmp_path):
+    settings.DEBUG = False
+    block = memo_template("edited")
+    assert block.render(Context({"key": 1, "other": "a"})) == "1:a"
+
+    file_changed.send(sender=None, file_path=tmp_path / "base.html")
 
     assert block.render(Context({"key": 1, "other": "b"})) == "1:b"
 
