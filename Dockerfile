@@ -27,9 +27,10 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build-only-collectstatic python manage.py collectstatic --noinput -v0 \
     && DJANGO_SECRET_KEY=build-only-collectstatic python manage.py compilemessages -v0 \
     && chmod -R go-w /app \
-    && mkdir -p /app/media /app/data \
-    && chown app:app /app/media /app/data \
-    && chmod 0750 /app/media /app/data
+    && mkdir -p /app/media /app/data /var/cache/ptsdinfo \
+    && chown app:app /app/media /app/data /var/cache/ptsdinfo \
+    && chmod 0750 /app/media /app/data \
+    && chmod 0755 /var/cache/ptsdinfo
 
 # Without nginx in front, the app serves /media/ itself (ptsdinfo/media.py); behind the
 # shipped nginx, nginx serves it from the same volume and this changes nothing.

@@ -267,6 +267,7 @@ def app_env() -> dict:
         REDIS_URL=f"redis://127.0.0.1:{PORTS['redis']}/0",
         PTSDINFO_PURGE_URLS=f"http://127.0.0.1:{PORTS['purge1']},http://127.0.0.1:{PORTS['purge2']}",
         PTSDINFO_STATIC_ROOT=str(STATE / "static"),
+        PTSDINFO_PAGE_FILES_HEADERS=str(STATE / "page-headers.conf"),
         DJANGO_MEDIA_ROOT=str(STATE / "media"),
         GUNICORN_WORKERS=os.environ.get("CLUSTER_WORKERS", "2"),
         GUNICORN_ACCESS_LOG="off",
@@ -288,6 +289,7 @@ def prepare_database() -> None:
         ["migrate", "--noinput", "-v0"],
         ["load_demo", "--force-demo"],  # a loopback-only rehearsal, thrown away
         ["collectstatic", "--noinput", "-v0"],
+        ["page_files_headers", "--output", str(STATE / "page-headers.conf")],
     ):
         log(f"manage.py {' '.join(args)}")
         subprocess.run(  # noqa: S603
@@ -302,12 +304,15 @@ def prepare_database() -> None:
 
 def start_app(name: str) -> None:
     port = PORTS[name]
-    env = {**app_env(), "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    # Each node's nginx reads the page files its own app writes (publicsite/page_files.py).
+    pages = STATE / f"pages{name[-1]}"
+    env = {**app_env(), "GUNICORN_BIND": f"127.0.0.1:{port}", "PTSDINFO_PAGE_FILES_DIR": str(pages)}
     spawn(name, [PY, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"], env)
     wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), f"gunicorn {name}")
 
 
 NODE_NGINX = """\
+pcre_jit on;
 worker_processes 1;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
@@ -317,7 +322,7 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     log_format cache '$time_iso8601 $remote_addr "$request" $status $body_bytes_sent '
-                     '$request_time $upstream_cache_status $request_id';
+                     '$request_time $upstream_cache_status $ptsdinfo_request_id';
     access_log {tmp}/access.log cache;
     client_body_temp_path {tmp}/client_body;
     proxy_temp_path {tmp}/proxy_temp;
@@ -332,10 +337,13 @@ http {{
     }}
     map "" $ptsdinfo_public_host {{ default 127.0.0.1:{lb_port}; }}
     map "" $ptsdinfo_public_scheme {{ default http; }}
+    map "" $ptsdinfo_page_files {{ default {pages}; }}
+    geo $ptsdinfo_purger {{ default 0; 127.0.0.1 1; }}
     include {root}/deploy/nginx/ptsdinfo-http.conf;
 
     server {{
         listen 127.0.0.1:{purge_port};
+        include {root}/deploy/nginx/ptsdinfo-purge.conf;
         include {root}/deploy/nginx/ptsdinfo-app.conf;
     }}
     server {{
@@ -370,8 +378,11 @@ def start_nginx(name: str) -> None:
             lb_port=PORTS["lb"],
             static=STATE / "static",
             media=STATE / "media",
+            pages=STATE / f"pages{index}",
         )
     )
+    (tmp / "ptsdinfo").mkdir(exist_ok=True)
+    shutil.copyfile(STATE / "page-headers.conf", tmp / "ptsdinfo" / "page-headers.conf")
     nginx = _which("nginx")
     subprocess.run(  # noqa: S603
         [nginx, "-t", "-q", "-p", str(tmp), "-c", str(conf)], check=True, timeout=DEADLINE

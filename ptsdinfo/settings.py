@@ -68,6 +68,9 @@ MIDDLEWARE = [
     # The request id: from a trusted proxy's X-Request-ID or generated, on every log line
     # and returned in the response (ptsdinfo/observability.py).
     "ptsdinfo.observability.request_id_middleware",
+    # Writes a public page's file for nginx when nginx asks (publicsite/page_files.py);
+    # not loaded unless PTSDINFO_PAGE_FILES_DIR is set.
+    "publicsite.page_files.page_files_middleware",
     # X-Forwarded-Proto only from PTSDINFO_TRUSTED_PROXIES, before anything reads it.
     "accounts.security.forwarded_headers_middleware",
     "django.middleware.security.SecurityMiddleware",
@@ -217,6 +220,11 @@ PTSDINFO_PAGE_CACHE_SECONDS = int(os.environ.get("PTSDINFO_PAGE_CACHE_SECONDS", 
 PTSDINFO_SHARED_CACHE_SECONDS = int(os.environ.get("PTSDINFO_SHARED_CACHE_SECONDS", "3600"))
 PTSDINFO_PURGE_URLS = env_list("PTSDINFO_PURGE_URLS", "")
 PTSDINFO_PURGE_TIMEOUT = float(os.environ.get("PTSDINFO_PURGE_TIMEOUT", "3"))
+# Public pages as files that nginx serves itself (publicsite/page_files.py): the folder
+# nginx reads them from, and the add_header file `manage.py page_files_headers` wrote
+# for nginx. Both empty (the default): no files are written.
+PTSDINFO_PAGE_FILES_DIR = os.environ.get("PTSDINFO_PAGE_FILES_DIR", "")
+PTSDINFO_PAGE_FILES_HEADERS = os.environ.get("PTSDINFO_PAGE_FILES_HEADERS", "")
 
 # The languages articles may be translated into (issue 18): code -> name as staff see it.
 # A translation is refused in any other language.

@@ -11,4 +11,5 @@ class PublicSiteConfig(AppConfig):
         from publicsite import (
             article_page,  # noqa: F401
             caching,  # noqa: F401 - connects the purge receivers
+            page_files,  # noqa: F401 - registers its system check
         )

@@ -47,18 +47,39 @@ def test_publish_on_node_1_is_visible_everywhere_within_one_second(cluster, arti
     assert max(seen.values()) < 1.0, seen
 
 
-def test_each_reader_gets_its_own_request_id_from_the_proxy_cache(cluster, article):
+def headers(cluster, name, path=PATH):
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(cluster.url(name, path), timeout=5) as response:
+        return response.headers
 
-    def headers(name):
-        with direct.open(cluster.url(name, PATH), timeout=5) as response:
-            return response.headers
 
+@pytest.mark.parametrize("query", ["", "?from=cluster-test"])
+def test_each_reader_gets_its_own_request_id_from_the_file_and_the_proxy_cache(
+    cluster, article, query
+):
     for name in ("nginx1", "nginx2"):
-        first, second = headers(name), headers(name)
-        assert second["X-Cache-Status"] == "HIT", name
+        first = headers(cluster, name, PATH + query)
+        time.sleep(0.2)  # the page file is written beside the first request
+        second = headers(cluster, name, PATH + query)
+        # A plain request is answered from the page file, one with a query string from
+        # the proxy cache (publicsite/page_files.py).
+        assert second["X-Cache-Status"] == ("HIT" if query else "FILE"), name
         assert first["X-Request-ID"] != second["X-Request-ID"], name
         assert second["X-Cache"] is None, name  # the app's, from whichever request filled it
+
+
+def test_a_publish_rewrites_each_nodes_page_file_within_one_second(cluster, article):
+    for name in ("nginx1", "nginx2"):
+        headers(cluster, name)
+        time.sleep(0.2)
+        assert headers(cluster, name)["X-Cache-Status"] == "FILE", name
+    title = publish_new_title(cluster)
+
+    seen = {name: wait_for(cluster, name, title) for name in ("nginx1", "nginx2")}
+
+    assert max(seen.values()) < 1.0, seen
+    for name in ("nginx1", "nginx2"):  # from the rewritten file, not a fallback
+        assert headers(cluster, name)["X-Cache-Status"] == "FILE", name
 
 
 def test_staff_read_their_writes_and_readers_never_go_back_with_replay_paused(cluster, article):

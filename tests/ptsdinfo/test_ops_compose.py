@@ -36,7 +36,25 @@ def test_topology_is_primary_replica_redis_two_app_nodes_and_nginx():
             "service_completed_successfully"
         )
     assert "pg_basebackup" in (ROOT / "deploy/compose/replica-entrypoint.sh").read_text()
-    assert SERVICES["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    migrate = SERVICES["migrate"]["command"][-1]
+    assert "manage.py migrate --noinput && " in migrate
+
+
+def test_the_app_nodes_write_page_files_where_nginx_reads_them():
+    headers = "/var/cache/ptsdinfo/page-headers.conf"
+    for name in ("app1", "app2"):
+        env = SERVICES[name]["environment"]
+        assert env["PTSDINFO_PAGE_FILES_DIR"] == "/var/cache/ptsdinfo/pages"
+        assert env["PTSDINFO_PAGE_FILES_HEADERS"] == headers
+        assert "pages:/var/cache/ptsdinfo" in SERVICES[name]["volumes"]
+    assert f"page_files_headers --output {headers}" in SERVICES["migrate"]["command"][-1]
+    assert "pages:/var/cache/ptsdinfo:ro" in SERVICES["nginx"]["volumes"]
+    assert f"cp {headers} /etc/nginx/ptsdinfo/" in SERVICES["nginx"]["command"][-1]
+    assert 'map "" $ptsdinfo_page_files { default /var/cache/ptsdinfo/pages; }' in NGINX_CONF
+    # PURGE is handled by the compose network's purge server only.
+    purge_server = NGINX_CONF.split("listen 6081;", 1)[1].split("}", 1)[0]
+    assert "ptsdinfo-purge.conf" in purge_server
+    assert NGINX_CONF.count("ptsdinfo-purge.conf") == 1
 
 
 def test_the_keys_are_compose_keys_and_every_reference_resolves():

@@ -35,6 +35,8 @@ def test_every_response_gets_a_fresh_request_id(client):
     ("remote", "sent", "kept"),
     [
         ("127.0.0.1", "nginx-req-42", True),  # the local nginx (a trusted proxy)
+        # The shipped nginx's $ptsdinfo_request_id: time, connection, request.
+        ("127.0.0.1", "1796533519.818-2508-1", True),
         ("203.0.113.9", "nginx-req-42", False),  # anyone else: their id is ignored
         ("127.0.0.1", "bad id\nwith newline", False),  # never echoed unchecked
         ("127.0.0.1", "x" * 200, False),
