@@ -5,6 +5,7 @@ add_header file, the language map) says what the app sends.
 nginx itself, serving these files and asking for them, is exercised by `make bench`
 (scripts/bench.py) and the cluster tests (tests/cluster)."""
 
+import os
 import re
 import stat
 import uuid
@@ -76,6 +77,20 @@ def test_a_page_nginx_asks_for_is_written_as_the_body_readers_get(
     assert written.read_bytes() == response.content
     assert stat.S_IMODE(written.stat().st_mode) == 0o644  # nginx's own user reads it
     assert [p.name for p in written.parent.iterdir()] == ["index.html"]  # no temporary left
+
+
+@pytest.mark.django_db
+def test_the_folders_nginx_reads_are_readable_whatever_the_umask(page_files_dir, published_article):
+    previous = os.umask(0o077)
+    try:
+        nginx_asks(ARTICLE)
+    finally:
+        os.umask(previous)
+
+    folder = page_file(page_files_dir, ARTICLE).parent
+    while folder != page_files_dir.parent:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+        folder = folder.parent
 
 
 @pytest.mark.django_db
