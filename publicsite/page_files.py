@@ -132,8 +132,8 @@ def _is_now(hour: str) -> bool:
 
 
 def page_language(path: str) -> str:
-    """The Content-Language nginx adds for `path` (the `$ptsdinfo_page_language` map in
-    deploy/nginx/ptsdinfo-http.conf): the path's language, as ptsdinfo/i18n.py decides."""
+    """The Content-Language nginx adds for `path` (a location per language in
+    deploy/nginx/ptsdinfo-app.conf): the path's language, as ptsdinfo/i18n.py decides."""
     return translation.get_language_from_path(path) or settings.LANGUAGE_CODE
 
 

@@ -12,7 +12,9 @@ What runs (all on 127.0.0.1, every process started here and stopped here):
   gunicorn: the article from the page file the app wrote (publicsite/page_files.py),
   and, with a query string (which never gets a file), from nginx's proxy cache.
 
-Each target is loaded with wrk (2 threads, 32 connections, 10 s by default); queries per
+Each target is loaded with wrk (2 threads, 32 connections, 10 s by default), and nginx
+static and the shipped nginx's page file three more times in turn (target 3 is judged
+on the median of those rounds); queries per
 request come from Django's test client with CaptureQueriesContext against the same
 database and settings. Each target's server CPU per request is the CPU time (user and
 system, from /proc) its worker processes used during the load, divided by the requests
@@ -35,6 +37,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +56,7 @@ SEARCH = "/search/?q=ketamine"
 MARK_START = "<!-- bench:start (written by `make bench`; edits here are overwritten) -->"
 MARK_END = "<!-- bench:end -->"
 STATIC_WITH_HEADERS = "nginx static file, with the app's headers"
+TARGET3_ROUNDS = 3
 # The shipped nginx in front of the app: the article as the page file the app wrote.
 SHIPPED_NGINX = "article, shipped nginx (page file)"
 # A query string never gets a page file (publicsite/page_files.py): its proxy-cache hit.
@@ -246,33 +250,18 @@ http {{
 """
 
 
-# Set by nginx's static module itself, or per response (the proxy cache replaces both
-# X-Request-ID and X-Cache); everything else the app sent is replayed with add_header.
-_NGINX_OWN_HEADERS = {
-    "connection",
-    "content-length",
-    "content-type",
-    "date",
-    "etag",
-    "last-modified",
-    "server",
-    "x-cache",
-    "x-request-id",
-}
-
-
-def app_headers_conf(headers: dict) -> str:
-    """add_header lines for the app's headers of a page, plus a request id per response
-    as the shipped proxy configuration adds."""
-    lines = []
-    for name, value in headers.items():
-        if name.lower() in _NGINX_OWN_HEADERS:
-            continue
-        if "$" in value:  # nginx would read it as a variable; no header of ours has one
-            sys.exit(f"cannot replay header {name}: {value!r}")
-        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'add_header {name} "{quoted}";')
-    return "\n".join([*lines, "add_header X-Request-ID $request_id;", ""])
+def app_headers_conf(page_headers: Path, headers: dict) -> str:
+    """add_header lines for the app's headers of a page: the ones the shipped nginx adds
+    to a page file (`page_files_headers` wrote them), the page's language and a request
+    id, as the shipped configuration adds them."""
+    return "\n".join(
+        [
+            page_headers.read_text(),
+            f'add_header Content-Language "{headers["Content-Language"]}";',
+            "add_header X-Request-ID $ptsdinfo_request_id;",
+            "",
+        ]
+    )
 
 
 def start_nginx(tmp: Path, **ports) -> subprocess.Popen:
@@ -510,7 +499,7 @@ def _mem_gib() -> float:
     return 0.0
 
 
-def write_report(path: Path, results, static, memory, env_lines, args, profile) -> None:
+def write_report(path: Path, results, static, memory, env_lines, args, profile, rounds) -> None:
     lines = [
         MARK_START,
         "",
@@ -551,9 +540,11 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile) 
             f"1/{static.rps / app.rps:.1f}",
         ),
         (
-            "article through the shipped nginx >= 0.9 of nginx static (issue 16)",
-            proxy.rps / static.rps >= 0.9,
-            f"{proxy.rps / static.rps:.2f}",
+            "article through the shipped nginx >= 0.9 of nginx static (issue 16; median of "
+            f"{len(rounds)} interleaved rounds after the table's run)",
+            statistics.median(rounds) >= 0.9,
+            f"{statistics.median(rounds):.2f} ({', '.join(f'{r:.2f}' for r in rounds)}; "
+            f"the table's run {proxy.rps / static.rps:.2f})",
         ),
     ]
     lines += ["", "| target | this run | met |", "|---|---:|---|"]
@@ -654,7 +645,9 @@ def main() -> None:
         page = tmp / "static-site" / ARTICLE.strip("/")
         page.mkdir(parents=True)
         (page / "index.html").write_bytes(html)
-        (tmp / "app-headers.conf").write_text(app_headers_conf(headers))
+        (tmp / "app-headers.conf").write_text(
+            app_headers_conf(tmp / "ptsdinfo" / "page-headers.conf", headers)
+        )
         floor_env = {**env, "BENCH_FLOOR_FILE": str(page / "index.html")}
         floor = start_gunicorn(floor_env, ports["floor"], tmp / "gunicorn-floor.log", "bench_floor")
         processes.append(floor)
@@ -761,8 +754,21 @@ def main() -> None:
         if worker_pids(uncached.pid) != workers:
             log("warning: the uncached server's workers changed during the run")
 
+        # Target 3 again in interleaved rounds: one 10 s run of each moves with the
+        # machine by more than the gap the target is about.
+        rounds = []
+        for number in range(1, TARGET3_ROUNDS + 1):
+            pair = [
+                wrk(f"round {number}: {name}", url, server=nginx.pid, **load)
+                for name, url in (
+                    ("nginx static", f"http://127.0.0.1:{ports['static']}{ARTICLE}"),
+                    (SHIPPED_NGINX, proxy_url + ARTICLE),
+                )
+            ]
+            rounds.append(pair[1].rps / pair[0].rps)
+
         env_lines = [*environment_lines(env), *purge_lines]
-        write_report(args.report, results, static, memory, env_lines, args, profile)
+        write_report(args.report, results, static, memory, env_lines, args, profile, rounds)
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)

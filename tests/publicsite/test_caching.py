@@ -11,7 +11,6 @@ the immutability triggers protect.)
 
 import threading
 import time
-import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,23 +45,8 @@ PAGES = [
     "/sitemap.xml",
 ]
 
-
-@pytest.fixture(autouse=True)
-def private_caches(settings):
-    """Each test gets its own empty page cache and publication generation."""
-    name = uuid.uuid4().hex
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"pages-{name}",
-        },
-        "publication": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"publication-{name}",
-        },
-    }
-    yield
-    caches["default"].clear()
+# Every test on its own empty caches (tests/publicsite/conftest.py).
+pytestmark = pytest.mark.usefixtures("private_caches")
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ nginx itself, serving these files and asking for them, is exercised by `make ben
 import os
 import re
 import stat
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.core.cache import caches
 from django.core.management import call_command
 from django.test import Client
 
@@ -26,19 +24,8 @@ HOUR = datetime.now().strftime("%Y-%m-%dT%H")
 ARTICLE = "/articles/test-article/"
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(autouse=True)
-def private_caches(settings):
-    name = uuid.uuid4().hex
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name},
-        "publication": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"publication-{name}",
-        },
-    }
-    yield
-    caches["default"].clear()
+# Every test on its own empty caches (tests/publicsite/conftest.py).
+pytestmark = pytest.mark.usefixtures("private_caches")
 
 
 @pytest.fixture
@@ -295,17 +282,24 @@ def test_a_header_nginx_would_read_as_a_variable_is_refused():
         page_files.nginx_lines({"x-price": "$5"})
 
 
-def test_nginxs_language_map_names_each_pages_language_as_the_app_does(settings):
-    text = (ROOT / "deploy" / "nginx" / "ptsdinfo-http.conf").read_text()
-    block = re.search(r"map \$uri \$ptsdinfo_page_language \{(.*?)\}", text, re.S)[1]
-    prefixes = dict(re.findall(r'"~\^(/\w+/)"\s+(\w+);', block))
-    default = re.search(r"default\s+(\w+);", block)[1]
+def test_nginx_names_each_page_files_language_as_the_app_does(settings):
+    text = (ROOT / "deploy" / "nginx" / "ptsdinfo-app.conf").read_text()
+    files = text[text.index("location / {") : text.index("location @page {")]
+    default = re.search(r"^    add_header Content-Language (\w+);", files, re.M)[1]
+    prefixes = {
+        block.split(" ", 1)[0]: re.search(r"add_header Content-Language (\w+);", block)[1]
+        for block in files.split("    location ")[1:]
+    }
 
     assert default == settings.LANGUAGE_CODE == page_files.page_language("/articles/")
-    for code, _name in settings.LANGUAGES:
-        if code != settings.LANGUAGE_CODE:
-            assert prefixes[f"/{code}/"] == code == page_files.page_language(f"/{code}/x/")
-    assert set(prefixes.values()) <= {code for code, _name in settings.LANGUAGES}
+    others = {code for code, _name in settings.LANGUAGES} - {settings.LANGUAGE_CODE}
+    assert {prefix.strip("/") for prefix in prefixes} == others
+    for prefix, code in prefixes.items():
+        assert code == prefix.strip("/") == page_files.page_language(f"{prefix}articles/x/")
+    # Every language's location has the same lines but the language.
+    blocks = [files.split("location /es/ {")[0], files.split("location /es/ {")[1]]
+    for line in ("try_files ${uri}index.html @page;", "include ptsdinfo/page-headers.conf;"):
+        assert all(line in block for block in blocks), line
 
 
 @pytest.mark.django_db
