@@ -41,17 +41,21 @@ PIDS = STATE / "pids"
 LOGS = STATE / "logs"
 PY = str(ROOT / ".venv" / "bin" / "python")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Below Linux's ephemeral range (ip_local_port_range, 32768-60999 here): a port in it
+# can be held, when the cluster starts, by any outgoing connection on the machine. The
+# old 47xxx ports were, twice in one session: the primary's 47432 and the load
+# balancer's 47800 ("Address already in use").
 PORTS = {
-    "primary": 47432,
-    "replica": 47433,
-    "redis": 47379,
-    "app1": 47801,
-    "app2": 47802,
-    "nginx1": 47811,
-    "nginx2": 47812,
-    "purge1": 47821,
-    "purge2": 47822,
-    "lb": 47800,
+    "primary": 27432,
+    "replica": 27433,
+    "redis": 27379,
+    "app1": 27801,
+    "app2": 27802,
+    "nginx1": 27811,
+    "nginx2": 27812,
+    "purge1": 27821,
+    "purge2": 27822,
+    "lb": 27800,
 }
 # Start order; stop runs it backwards.
 ORDER = ["primary", "replica", "redis", "app1", "app2", "nginx1", "nginx2", "lb"]
