@@ -18,10 +18,14 @@ from django.conf import settings
 from django.utils import translation
 
 
+def path_language(path: str) -> str:
+    """The language of the page at `path`: its prefix's, else `LANGUAGE_CODE`."""
+    return translation.get_language_from_path(path) or settings.LANGUAGE_CODE
+
+
 def path_locale_middleware(get_response):
     def middleware(request):
-        language = translation.get_language_from_path(request.path_info)
-        translation.activate(language or settings.LANGUAGE_CODE)
+        translation.activate(path_language(request.path_info))
         request.LANGUAGE_CODE = translation.get_language()
         response = get_response(request)
         # The language at the end of the request: a staff member's own admin language

@@ -41,8 +41,8 @@ from django.conf import settings
 from django.core.checks import Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import MiddlewareNotUsed
-from django.utils import translation
 
+from ptsdinfo.i18n import path_language
 from ptsdinfo.proxies import is_trusted_proxy
 from publicsite import caching
 
@@ -131,12 +131,6 @@ def _is_now(hour: str) -> bool:
     return abs(then - local) <= window or abs(then - utc) <= window
 
 
-def page_language(path: str) -> str:
-    """The Content-Language nginx adds for `path` (a location per language in
-    deploy/nginx/ptsdinfo-app.conf): the path's language, as ptsdinfo/i18n.py decides."""
-    return translation.get_language_from_path(path) or settings.LANGUAGE_CODE
-
-
 def servable(request, response, expected: dict[str, str]) -> bool:
     """Whether nginx may serve `response` as a file with the headers in `expected`."""
     return (
@@ -145,7 +139,8 @@ def servable(request, response, expected: dict[str, str]) -> bool:
         and not response.streaming
         and not response.cookies
         and response.get("Content-Type") == CONTENT_TYPE
-        and response.get("Content-Language") == page_language(request.path)
+        # nginx adds Content-Language per location, one per language prefix
+        and response.get("Content-Language") == path_language(request.path)
         and _lower(site_headers(response)) == expected
     )
 

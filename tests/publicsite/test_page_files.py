@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import MiddlewareNotUsed
 from django.core.management import call_command
-from django.test import Client
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 
 from articles.roles import PUBLISHERS
 from editorial.services.workflow import article_withdraw
+from ptsdinfo.i18n import path_language
 from publicsite import caching, page_files
 from tests.factories import make_user
 
@@ -224,8 +227,6 @@ def test_no_warning_with_page_files_off_or_set_up(settings, tmp_path):
 
 
 def test_the_middleware_is_not_loaded_without_a_folder(settings):
-    from django.core.exceptions import MiddlewareNotUsed
-
     settings.PTSDINFO_PAGE_FILES_DIR = ""
 
     with pytest.raises(MiddlewareNotUsed):
@@ -291,11 +292,11 @@ def test_nginx_names_each_page_files_language_as_the_app_does(settings):
         for block in files.split("    location ")[1:]
     }
 
-    assert default == settings.LANGUAGE_CODE == page_files.page_language("/articles/")
+    assert default == settings.LANGUAGE_CODE == path_language("/articles/")
     others = {code for code, _name in settings.LANGUAGES} - {settings.LANGUAGE_CODE}
     assert {prefix.strip("/") for prefix in prefixes} == others
     for prefix, code in prefixes.items():
-        assert code == prefix.strip("/") == page_files.page_language(f"{prefix}articles/x/")
+        assert code == prefix.strip("/") == path_language(f"{prefix}articles/x/")
     # Every language's location has the same lines but the language.
     blocks = [files.split("location /es/ {")[0], files.split("location /es/ {")[1]]
     for line in ("try_files ${uri}index.html @page;", "include ptsdinfo/page-headers.conf;"):
@@ -304,9 +305,6 @@ def test_nginx_names_each_page_files_language_as_the_app_does(settings):
 
 @pytest.mark.django_db
 def test_a_page_in_another_language_than_its_paths_is_not_servable(page_files_dir, settings):
-    from django.http import HttpResponse
-    from django.test import RequestFactory
-
     expected = page_files.nginx_headers(settings.PTSDINFO_PAGE_FILES_HEADERS)
     response = HttpResponse(b"<html></html>", content_type=page_files.CONTENT_TYPE)
     for name, value in expected.items():
