@@ -524,7 +524,7 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile, 
     by_name = {r.name.split(" `")[0]: r for r in results}
     uncached = by_name["article, uncached"]
     app = by_name["article, application cache"]
-    proxy = by_name[SHIPPED_NGINX]
+    page_file = by_name[SHIPPED_NGINX]
     proxy_cache = by_name[PROXY_CACHE_ONLY]
     headed = by_name[STATIC_WITH_HEADERS]
     targets = [
@@ -544,18 +544,18 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile, 
             f"{len(rounds)} interleaved rounds after the table's run)",
             statistics.median(rounds) >= 0.9,
             f"{statistics.median(rounds):.2f} ({', '.join(f'{r:.2f}' for r in rounds)}; "
-            f"the table's run {proxy.rps / static.rps:.2f})",
+            f"the table's run {page_file.rps / static.rps:.2f})",
         ),
     ]
     lines += ["", "| target | this run | met |", "|---|---:|---|"]
     lines += [f"| {t} | {v} | {'yes' if ok else '**no**'} |" for t, ok, v in targets]
-    if None not in (static.cpu_us, headed.cpu_us, proxy.cpu_us, proxy_cache.cpu_us):
+    if None not in (static.cpu_us, headed.cpu_us, page_file.cpu_us, proxy_cache.cpu_us):
         lines += [
             "",
             f"nginx CPU per request: static file {static.cpu_us:.1f} us, the same file with "
             f"the app's headers {headed.cpu_us:.1f} us, the shipped nginx's page file "
-            f"{proxy.cpu_us:.1f} us, its proxy-cache hit {proxy_cache.cpu_us:.1f} us; by CPU "
-            f"the page file is {static.cpu_us / proxy.cpu_us:.2f} of nginx static and the "
+            f"{page_file.cpu_us:.1f} us, its proxy-cache hit {proxy_cache.cpu_us:.1f} us; by CPU "
+            f"the page file is {static.cpu_us / page_file.cpu_us:.2f} of nginx static and the "
             f"proxy cache {static.cpu_us / proxy_cache.cpu_us:.2f}.",
         ]
     lines += [
@@ -633,7 +633,8 @@ def main() -> None:
         manage(env, "migrate", "--noinput", "-v0")
         manage(env, "load_demo", "--force-demo")  # a throwaway database, loopback only
         manage(env, "collectstatic", "--noinput", "-v0")
-        manage(env, "page_files_headers", "--output", str(tmp / "ptsdinfo" / "page-headers.conf"))
+        page_headers = tmp / "ptsdinfo" / "page-headers.conf"
+        manage(env, "page_files_headers", "--output", str(page_headers))
         app = start_gunicorn(env, ports["app"], tmp / "gunicorn-app.log")
         processes.append(app)
         uncached_env = {**env, "DJANGO_SETTINGS_MODULE": "bench_settings"}
@@ -645,9 +646,7 @@ def main() -> None:
         page = tmp / "static-site" / ARTICLE.strip("/")
         page.mkdir(parents=True)
         (page / "index.html").write_bytes(html)
-        (tmp / "app-headers.conf").write_text(
-            app_headers_conf(tmp / "ptsdinfo" / "page-headers.conf", headers)
-        )
+        (tmp / "app-headers.conf").write_text(app_headers_conf(page_headers, headers))
         floor_env = {**env, "BENCH_FLOOR_FILE": str(page / "index.html")}
         floor = start_gunicorn(floor_env, ports["floor"], tmp / "gunicorn-floor.log", "bench_floor")
         processes.append(floor)
