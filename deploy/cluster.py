@@ -341,7 +341,6 @@ http {{
     }}
     map "" $ptsdinfo_public_host {{ default 127.0.0.1:{lb_port}; }}
     map "" $ptsdinfo_public_scheme {{ default http; }}
-    map "" $ptsdinfo_page_files {{ default {pages}; }}
     geo $ptsdinfo_purger {{ default 0; 127.0.0.1 1; }}
     include {root}/deploy/nginx/ptsdinfo-http.conf;
 
@@ -352,6 +351,7 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port};
+        root {pages};  # the page files this node's app writes (ptsdinfo-app.conf)
         location /static/ {{
             alias {static}/;
             expires max;

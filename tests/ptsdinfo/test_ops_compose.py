@@ -50,7 +50,7 @@ def test_the_app_nodes_write_page_files_where_nginx_reads_them():
     assert f"page_files_headers --output {headers}" in SERVICES["migrate"]["command"][-1]
     assert "pages:/var/cache/ptsdinfo:ro" in SERVICES["nginx"]["volumes"]
     assert f"cp {headers} /etc/nginx/ptsdinfo/" in SERVICES["nginx"]["command"][-1]
-    assert 'map "" $ptsdinfo_page_files { default /var/cache/ptsdinfo/pages; }' in NGINX_CONF
+    assert "root /var/cache/ptsdinfo/pages;" in NGINX_CONF  # where ptsdinfo-app.conf reads them
     # PURGE is handled by the compose network's purge server only.
     purge_server = NGINX_CONF.split("listen 6081;", 1)[1].split("}", 1)[0]
     assert "ptsdinfo-purge.conf" in purge_server

@@ -299,7 +299,11 @@ def test_nginx_names_each_page_files_language_as_the_app_does(settings):
         assert code == prefix.strip("/") == path_language(f"{prefix}articles/x/")
     # Every language's location has the same lines but the language.
     blocks = [files.split("location /es/ {")[0], files.split("location /es/ {")[1]]
-    for line in ("try_files ${uri}index.html @page;", "include ptsdinfo/page-headers.conf;"):
+    lines = (
+        "try_files /$ptsdinfo_page_hour${uri}index.html @page;",
+        "include ptsdinfo/page-headers.conf;",
+    )
+    for line in lines:
         assert all(line in block for block in blocks), line
 
 
@@ -315,3 +319,45 @@ def test_a_page_in_another_language_than_its_paths_is_not_servable(page_files_di
     assert page_files.servable(request, response, expected)
     response["Content-Language"] = "es"  # nginx would say "en" for this path
     assert not page_files.servable(request, response, expected)
+
+
+def nginx_page_hour(method, args, session_cookie, time_iso8601):
+    """$ptsdinfo_page_hour as deploy/nginx/ptsdinfo-http.conf's map computes it (its key
+    and its one regular expression, which Python reads as PCRE does)."""
+    text = (ROOT / "deploy" / "nginx" / "ptsdinfo-http.conf").read_text()
+    block = re.search(r'^map "([^"]+)" \$ptsdinfo_page_hour \{\n(.*?)^\}', text, re.M | re.S)
+    key = block[1]
+    for name, value in {
+        "$request_method": method,
+        "$is_args": "?" if args else "",
+        "$cookie_sessionid": session_cookie,
+        "$time_iso8601": time_iso8601,
+    }.items():
+        key = key.replace(name, value)
+    assert "$" not in key
+    pattern = re.search(r'^\s*"~(.+)"\s+\$1;$', block[2], re.M)[1]
+    assert re.search(r'^\s*default\s+"-";$', block[2], re.M)
+    match = re.match(pattern, key)
+    return match[1] if match else "-"
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "cookie", "hour"),
+    [
+        ("GET", "", "", "2026-12-06T05"),
+        ("HEAD", "", "", "2026-12-06T05"),
+        ("GET", "q=ketamine", "", "-"),  # a query string: the proxy cache's key, no file
+        ("GET", "", "abc123", "-"),  # signed in: never a shared page
+        ("POST", "", "", "-"),
+        ("PURGE", "", "", "-"),
+    ],
+)
+def test_nginx_looks_for_a_file_in_this_hours_folder_only_for_what_the_app_writes(
+    method, args, cookie, hour
+):
+    found = nginx_page_hour(method, args, cookie, "2026-12-06T05:59:59+00:00")
+
+    assert found == hour
+    if found != "-":
+        # the folder nginx reads is the one the app writes for this hour's header
+        assert page_files.HOUR.fullmatch(found)
