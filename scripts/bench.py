@@ -23,7 +23,12 @@ not counted. It is what a response costs the server, apart from how wrk and the 
 share the cores. Worker memory (RSS from /proc) is sampled on the uncached server before load
 and after at least --memory-requests requests.
 
-wrk and nginx are installed from Debian's packages when missing (apt-get; needs root).
+Last, a second nginx with the same configuration, as one process under valgrind's
+callgrind, counts the instructions nginx itself executes per request for nginx static,
+static with the app's headers, the page file and the proxy-cache hit: a number that
+repeats from run to run, for comparing nginx configurations on a noisy machine.
+
+wrk, nginx and valgrind are installed from Debian's packages when missing (apt-get; needs root).
 Not part of `make test` or CI. Usage: .venv/bin/python scripts/bench.py [--duration 10]
 """
 
@@ -57,6 +62,7 @@ MARK_START = "<!-- bench:start (written by `make bench`; edits here are overwrit
 MARK_END = "<!-- bench:end -->"
 STATIC_WITH_HEADERS = "nginx static file, with the app's headers"
 TARGET3_ROUNDS = 5
+CALLGRIND_REQUESTS = 2000
 # The shipped nginx in front of the app: the article as the page file the app wrote.
 SHIPPED_NGINX = "article, shipped nginx (page file)"
 # A query string never gets a page file (publicsite/page_files.py): its proxy-cache hit.
@@ -92,7 +98,8 @@ def free_port() -> int:
 
 
 def ensure_tools() -> None:
-    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("nginx", "nginx")) if not _which(tool)]
+    tools = (("wrk", "wrk"), ("nginx", "nginx"), ("callgrind_control", "valgrind"))
+    missing = [pkg for tool, pkg in tools if not _which(tool)]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -186,9 +193,9 @@ def rss_mib(pid: int) -> float:
 
 NGINX_CONF = """\
 pcre_jit on;
-worker_processes {workers};
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
+{process}
+pid {tmp}/{name}.pid;
+error_log {tmp}/{name}-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     include /etc/nginx/mime.types;
@@ -264,9 +271,15 @@ def app_headers_conf(page_headers: Path, headers: dict) -> str:
     )
 
 
+def nginx_conf(tmp: Path, name: str, process: str, **ports) -> Path:
+    conf = tmp / f"{name}.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, root=ROOT, name=name, process=process, **ports))
+    return conf
+
+
 def start_nginx(tmp: Path, **ports) -> subprocess.Popen:
-    conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, root=ROOT, workers=os.cpu_count() or 1, **ports))
+    workers = f"worker_processes {os.cpu_count() or 1};"
+    conf = nginx_conf(tmp, "nginx", workers, **ports)
     nginx = _which("nginx")
     check = subprocess.run(  # noqa: S603
         [nginx, "-t", "-q", "-p", str(tmp), "-c", str(conf)], capture_output=True, text=True
@@ -337,6 +350,84 @@ def wrk(
         cpu = f", {result.cpu_us:.1f} us of server CPU per request"
     log(f"{name}: {rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms{cpu}")
     return result
+
+
+def keepalive_gets(port: int, path: str, count: int) -> None:
+    """`count` GETs of `path` one after another on one keep-alive connection, as wrk
+    sends them, each response read to its end."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        buffer = b""
+        for _ in range(count):
+            sock.sendall(request)
+            while b"\r\n\r\n" not in buffer:
+                buffer += sock.recv(65536)
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            if not head.startswith(b"HTTP/1.1 200"):
+                sys.exit(f"{path} on port {port}: {head.splitlines()[0].decode()}")
+            length = int(re.search(rb"(?i)content-length: (\d+)", head)[1])
+            while len(buffer) < length:
+                buffer += sock.recv(65536)
+            buffer = buffer[length:]
+
+
+def nginx_instructions(
+    tmp: Path, targets: dict[str, tuple[str, str]], app_port: int, static_root: Path
+) -> dict[str, float]:
+    """Instructions one nginx process executes per request for each of `targets` (name:
+    (port name, path)), counted by valgrind's callgrind over CALLGRIND_REQUESTS requests
+    after 200 to warm up. They repeat from run to run however busy the machine (wrk's
+    requests per second do not), so they show what a configuration change costs nginx.
+    The kernel's part (the socket, sendfile) is not counted; a static file and a page
+    file make the same ten system calls per request (strace). {} without valgrind."""
+    valgrind, control = _which("valgrind"), _which("callgrind_control")
+    if not (valgrind and control):
+        log("valgrind not found: no instruction counts")
+        return {}
+    own = {
+        name: free_port()
+        for name in ("static_port", "static_headers_port", "proxy_port", "purge_port")
+    }
+    process = "master_process off;"  # one process: the one callgrind counts
+    conf = nginx_conf(tmp, "callgrind", process, app_port=app_port, static_root=static_root, **own)
+    out = tmp / "callgrind"
+    out.mkdir()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            valgrind,
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}/nginx.%p",
+            _which("nginx"),
+            "-p",
+            str(tmp),
+            "-c",
+            str(conf),
+            "-g",
+            "daemon off;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "callgrind.log").open("w"),
+    )
+    counts = {}
+    try:
+        wait_http(f"http://127.0.0.1:{own['static_port']}/", timeout=60)
+        for number, (name, (port, path)) in enumerate(targets.items(), start=1):
+            keepalive_gets(own[port], path, 200)
+            subprocess.run([control, "-z", str(process.pid)], check=True, capture_output=True)  # noqa: S603
+            keepalive_gets(own[port], path, CALLGRIND_REQUESTS)
+            subprocess.run([control, "-d", str(process.pid)], check=True, capture_output=True)  # noqa: S603
+            dump = out / f"nginx.{process.pid}.{number}"
+            for _ in range(50):
+                if dump.exists() and "totals:" in dump.read_text():
+                    break
+                time.sleep(0.1)
+            totals = re.search(r"^totals: (\d+)", dump.read_text(), re.M)
+            counts[name] = int(totals[1]) / CALLGRIND_REQUESTS
+            log(f"callgrind: {name}: {counts[name]:,.0f} nginx instructions per request")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return counts
 
 
 def purge_check(env: dict, proxy_port: int, purge_port: int) -> list[str]:
@@ -499,7 +590,9 @@ def _mem_gib() -> float:
     return 0.0
 
 
-def write_report(path: Path, results, static, memory, env_lines, args, profile, rounds) -> None:
+def write_report(
+    path: Path, results, static, memory, env_lines, args, profile, rounds, instructions
+) -> None:
     lines = [
         MARK_START,
         "",
@@ -557,6 +650,23 @@ def write_report(path: Path, results, static, memory, env_lines, args, profile, 
             f"{page_file.cpu_us:.1f} us, its proxy-cache hit {proxy_cache.cpu_us:.1f} us; by CPU "
             f"the page file is {static.cpu_us / page_file.cpu_us:.2f} of nginx static and the "
             f"proxy cache {static.cpu_us / proxy_cache.cpu_us:.2f}.",
+        ]
+    if instructions:
+        base = instructions[static.name]
+        lines += [
+            "",
+            f"nginx's own instructions per request (valgrind's callgrind, {CALLGRIND_REQUESTS:,} "
+            "requests on one keep-alive connection, one nginx process): unlike requests per "
+            "second, they repeat from run to run however busy the machine, so they compare "
+            "nginx configurations. The kernel's part (the socket, sendfile) is not counted, "
+            "and it is most of a request's CPU time: these are not a throughput ratio.",
+            "",
+            "| target | instructions/request | more than nginx static |",
+            "|---|---:|---:|",
+            *(
+                f"| {name} | {count:,.0f} | {count - base:+,.0f} |"
+                for name, count in instructions.items()
+            ),
         ]
     lines += [
         "",
@@ -771,8 +881,22 @@ def main() -> None:
             }
             rounds.append(rps[SHIPPED_NGINX] / rps["nginx static"])
 
+        instructions = nginx_instructions(
+            tmp,
+            {
+                static.name: ("static_port", ARTICLE),
+                STATIC_WITH_HEADERS: ("static_headers_port", ARTICLE),
+                SHIPPED_NGINX: ("proxy_port", ARTICLE),
+                PROXY_CACHE_ONLY: ("proxy_port", ARTICLE + PROXY_CACHE_QUERY),
+            },
+            app_port=ports["app"],
+            static_root=tmp / "staticfiles",
+        )
+
         env_lines = [*environment_lines(env), *purge_lines]
-        write_report(args.report, results, static, memory, env_lines, args, profile, rounds)
+        write_report(
+            args.report, results, static, memory, env_lines, args, profile, rounds, instructions
+        )
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
