@@ -388,8 +388,8 @@ def nginx_instructions(
         name: free_port()
         for name in ("static_port", "static_headers_port", "proxy_port", "purge_port")
     }
-    process = "master_process off;"  # one process: the one callgrind counts
-    conf = nginx_conf(tmp, "callgrind", process, app_port=app_port, static_root=static_root, **own)
+    single = "master_process off;"  # one process: the one callgrind counts
+    conf = nginx_conf(tmp, "callgrind", single, app_port=app_port, static_root=static_root, **own)
     out = tmp / "callgrind"
     out.mkdir()
     process = subprocess.Popen(  # noqa: S603
