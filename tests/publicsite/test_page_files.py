@@ -350,6 +350,9 @@ def nginx_page_hour(method, args, session_cookie, time_iso8601):
         ("GET", "", "abc123", "-"),  # signed in: never a shared page
         ("POST", "", "", "-"),
         ("PURGE", "", "", "-"),
+        # a cookie cannot name another hour's folder (the app would write it there)
+        ("GET", "", ":2026-12-06T06", "-"),
+        ("GET", "", "x 2026-12-06T06:00:00+00:00 GET", "-"),
     ],
 )
 def test_nginx_looks_for_a_file_in_this_hours_folder_only_for_what_the_app_writes(
