@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import MiddlewareNotUsed
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
@@ -319,6 +319,19 @@ def test_a_page_in_another_language_than_its_paths_is_not_servable(page_files_di
     assert page_files.servable(request, response, expected)
     response["Content-Language"] = "es"  # nginx would say "en" for this path
     assert not page_files.servable(request, response, expected)
+
+
+@pytest.mark.django_db
+def test_page_files_headers_before_collectstatic_says_to_run_it(settings, tmp_path):
+    settings.STATIC_ROOT = str(tmp_path / "no-static-yet")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+
+    with pytest.raises(CommandError, match=re.escape("run `manage.py collectstatic` first")):
+        call_command("page_files_headers", "--output", str(tmp_path / "headers.conf"))
+    assert not (tmp_path / "headers.conf").exists()
 
 
 def nginx_page_hour(method, args, session_cookie, time_iso8601):

@@ -1,7 +1,8 @@
 """`manage.py page_files_headers`: the `add_header` lines nginx sends with a page it
 serves as a file (publicsite/page_files.py), taken from the app's own response.
 
-Run at deploy, with the production settings, after `migrate`:
+Run at deploy, with the production settings, after `migrate` and `collectstatic` (the
+page it renders names the fingerprinted static files):
 
     manage.py page_files_headers --output /etc/nginx/ptsdinfo/page-headers.conf
 
@@ -33,9 +34,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["path"]
         # As a reader reaches the site: HTTPS (HSTS is only sent there) on its own host.
-        response = Client(raise_request_exception=True).get(
-            path, secure=True, headers={"host": _host()}
-        )
+        try:
+            response = Client(raise_request_exception=True).get(
+                path, secure=True, headers={"host": _host()}
+            )
+        except ValueError as error:
+            if "staticfiles manifest" not in str(error):
+                raise
+            raise CommandError(f"{error}: run `manage.py collectstatic` first") from error
         if response.status_code != 200 or response.get("Content-Type") != page_files.CONTENT_TYPE:
             raise CommandError(
                 f"{path} answered {response.status_code} {response.get('Content-Type')}: "
