@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 
@@ -33,15 +34,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = options["path"]
+        _require_collected_static()
         # As a reader reaches the site: HTTPS (HSTS is only sent there) on its own host.
-        try:
-            response = Client(raise_request_exception=True).get(
-                path, secure=True, headers={"host": _host()}
-            )
-        except ValueError as error:
-            if "staticfiles manifest" not in str(error):
-                raise
-            raise CommandError(f"{error}: run `manage.py collectstatic` first") from error
+        response = Client(raise_request_exception=True).get(
+            path, secure=True, headers={"host": _host()}
+        )
         if response.status_code != 200 or response.get("Content-Type") != page_files.CONTENT_TYPE:
             raise CommandError(
                 f"{path} answered {response.status_code} {response.get('Content-Type')}: "
@@ -67,6 +64,19 @@ class Command(BaseCommand):
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         self.stdout.write(f"{len(lines)} headers written to {output}")
+
+
+def _require_collected_static() -> None:
+    """The page names its static files through the manifest `collectstatic` writes:
+    without it, say so rather than fail inside the template."""
+    storage = staticfiles_storage
+    if isinstance(storage, ManifestFilesMixin) and not storage.manifest_storage.exists(
+        storage.manifest_name
+    ):
+        raise CommandError(
+            f"no {storage.manifest_name} in {settings.STATIC_ROOT}: "
+            "run `manage.py collectstatic` first"
+        )
 
 
 def _host() -> str:
