@@ -23,12 +23,19 @@ from ptsdinfo.i18n import path_language
 from publicsite import caching, page_files
 from tests.factories import make_user
 
-HOUR = datetime.now().strftime("%Y-%m-%dT%H")
+HOUR = datetime.now().strftime("%Y-%m-%dT%H")  # each test's own: see `this_hour`
 ARTICLE = "/articles/test-article/"
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every test on its own empty caches (tests/publicsite/conftest.py).
 pytestmark = pytest.mark.usefixtures("private_caches")
+
+
+@pytest.fixture(autouse=True)
+def this_hour(monkeypatch):
+    """The hour nginx names, read when the test starts, not when the module is imported:
+    a suite started at 09:59 reaches these tests after 10:00."""
+    monkeypatch.setitem(globals(), "HOUR", datetime.now().strftime("%Y-%m-%dT%H"))
 
 
 @pytest.fixture
@@ -46,13 +53,14 @@ def page_files_dir(settings, tmp_path, monkeypatch):
     page_files.nginx_headers.cache_clear()
 
 
-def nginx_asks(path, *, hour=HOUR, client=None, **extra):
+def nginx_asks(path, *, hour=None, client=None, **extra):
     """A request as nginx sends it when it has no file for `path` this hour."""
-    return (client or Client()).get(path, headers={"x-ptsdinfo-page-hour": hour}, **extra)
+    headers = {"x-ptsdinfo-page-hour": hour if hour is not None else HOUR}
+    return (client or Client()).get(path, headers=headers, **extra)
 
 
-def page_file(root, path, hour=HOUR):
-    return root / hour / path.lstrip("/") / "index.html"
+def page_file(root, path, hour=None):
+    return root / (hour or HOUR) / path.lstrip("/") / "index.html"
 
 
 @pytest.mark.django_db
@@ -194,7 +202,7 @@ def test_without_the_add_header_file_no_file_is_written(
 
 @pytest.mark.django_db
 def test_a_new_hours_folder_deletes_the_past_hours(page_files_dir, published_article):
-    now = datetime.now()
+    now = datetime.strptime(HOUR, "%Y-%m-%dT%H")
     past = page_files_dir / (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
     future = page_files_dir / (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H")
     for folder in (past, future):
