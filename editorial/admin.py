@@ -121,6 +121,15 @@ class TopicAdmin(admin.ModelAdmin):
     search_fields = ["name", "translations__name"]
     inlines = [TopicTranslationInline]
 
+    # A topic's slug is fixed once it is made: it is in the content hash of every
+    # article that uses it (a new slug would void their approvals) and in the address
+    # of its page, which live articles link to. A rename changes the name only.
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
+
 
 class ReviewDueFilter(admin.SimpleListFilter):
     title = _("review")
@@ -303,11 +312,29 @@ class CitationAdmin(admin.ModelAdmin):
         "used_in",
     ]
 
+    # Title, year and URL are read from the CSL item readers get (citation_apply_csl):
+    # the checks and the reviewer's claim table read them, so an edit here would make
+    # them say something about a reference that readers do not see. A citation is
+    # added from its source (DOI, PMID, CSL-JSON, BibTeX, RIS), never typed in.
     def get_readonly_fields(self, request, obj=None):
-        base = ["key", "doi", "pmid", "pmcid", "csl", "used_in", "evidence_history"]
-        if obj is None:  # a new citation starts unretracted; its design is set once here
-            return [*base, "retraction_status", "retraction_note", "retraction_checked_at"]
-        return [*base, *EVIDENCE_READONLY]
+        return [
+            "title",
+            "year",
+            "url",
+            "key",
+            "doi",
+            "pmid",
+            "pmcid",
+            "csl",
+            "used_in",
+            "evidence_history",
+            *EVIDENCE_READONLY,
+        ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return redirect("admin:articles_citation_add_from_source")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(claim_count=Count("claim_links"))
