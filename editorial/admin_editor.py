@@ -153,6 +153,21 @@ class ArticleEditorForm(forms.Form):
             self.fields["slug"].disabled = True
             path = reverse("editor:markdownify")
             self.fields["body"].widget.preview_url = f"{path}?article={article.pk}"
+        self.editing = article is not None
+
+    def clean(self):
+        cleaned = super().clean()
+        # The version the editor opened: a save without it would skip the check that
+        # keeps two editors from overwriting each other.
+        if self.editing and cleaned.get("lock_version") is None:
+            raise forms.ValidationError(
+                gettext(
+                    "This page did not say which version of the article you opened, so "
+                    "your changes were not saved. Your text is still below: copy it, "
+                    "reload the article and make your change again."
+                )
+            )
+        return cleaned
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"].strip() or slugify_heading(

@@ -94,6 +94,27 @@ def test_concurrent_edit_shows_conflict_and_keeps_the_editors_text(client, team,
     assert "My own lead" not in article.sections.get(anchor="lead").body
 
 
+@pytest.mark.parametrize("sent", [None, ""])
+def test_a_save_that_does_not_say_which_version_it_edits_is_refused(client, team, article, sent):
+    client.force_login(team["author2"])
+    first = form_data(article)
+    first["body"] = first["body"].replace("was negative", "was negative (first)")
+    assert client.post(change_url(article), first).status_code == 302
+
+    client.force_login(team["author"])
+    crafted = form_data(article)
+    crafted["body"] = crafted["body"].replace("(first)", "(overwritten)")
+    if sent is None:
+        del crafted["lock_version"]
+    else:
+        crafted["lock_version"] = sent
+    html = client.post(change_url(article), crafted).content.decode()
+
+    assert "did not say which version of the article you opened" in html
+    assert "(overwritten)" in html  # the editor's text is kept
+    assert "(first)" in article.sections.get(anchor="evidence").body
+
+
 def test_new_article_from_the_editor(client, team):
     client.force_login(team["author"])
     data = {
