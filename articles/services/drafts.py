@@ -105,15 +105,15 @@ def _resolve_citations(*, source: ArticleFile, article: Article | None) -> dict[
         elif key in existing_keys:
             resolved[key] = existing_keys[key]
         else:
-            library = Citation.objects.filter(key=key).order_by("pk").first()
-            if library is None:
+            known = Citation.objects.filter(key=key).order_by("pk").first()
+            if known is None:
                 raise ArticleFileError(
                     f"unknown citation key {key!r}: it is in neither the bibliography "
                     "nor the citation library",
                     path=source.path,
                     line=line,
                 )
-            resolved[key] = library
+            resolved[key] = known
     return resolved
 
 

@@ -223,6 +223,22 @@ def test_article_without_bibliography_resolves_keys_from_the_library(tmp_path):
     assert article.claims.get().citations.get().doi == "10.1001/jamapsychiatry.2014.62"
 
 
+@pytest.mark.parametrize("doi", [True, False])
+def test_a_library_key_may_come_before_a_key_of_the_files_own_bibliography(tmp_path, doi):
+    import_article(write_article(tmp_path / "a", slug="first"))
+    study = {"id": "new2024", "type": "article-journal", "title": "A new study"}
+    study |= {"issued": {"date-parts": [[2024]]}} | ({"DOI": "10.1000/new.2024"} if doi else {})
+    body = "[Claim [@feder2014] and [@new2024]]{.claim #c certainty=low}\n"
+    path = write_article(tmp_path / "b", slug="second", bibliography=[study], body=body)
+
+    article = import_article(path).article
+
+    assert sorted(c.title for c in article.claims.get().citations.all()) == [
+        "A new study",
+        "Efficacy of Intravenous Ketamine for Treatment of Chronic PTSD",
+    ]
+
+
 def test_read_article_file_reports_missing_file(tmp_path):
     with pytest.raises(ArticleFileError, match="cannot read"):
         read_article_file(tmp_path / "absent.md")
