@@ -195,7 +195,16 @@ def _optional_string(meta: dict, key: str, where: str) -> str:
 def _slug(meta: dict, title: str, where: str) -> str:
     slug = meta.get("slug")
     if slug is None:
-        return slugify_heading(title)[:120]
+        derived = slugify_heading(title, fallback="")[:120].rstrip("-")
+        if not derived:
+            # Every such title would get one fallback slug, and each import would
+            # replace the last article that had it.
+            raise ArticleFileError(
+                f"cannot make a slug from the title {title!r} (it has no Latin letters or "
+                "digits): add a `slug:` line to the front matter",
+                path=where,
+            )
+        return derived
     if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 120:
         raise ArticleFileError(
             f"slug {slug!r} must be lowercase letters, digits and single hyphens",

@@ -62,11 +62,12 @@ from evidence import citations
 # --- parsing ------------------------------------------------------------------------
 
 
-def slugify_heading(text: str) -> str:
-    """Lowercase ASCII words joined by single hyphens ("Straße & Co." -> "strasse-co")."""
+def slugify_heading(text: str, fallback: str = "section") -> str:
+    """Lowercase ASCII words joined by single hyphens ("Straße & Co." -> "strasse-co");
+    `fallback` when the text has no letter or digit that has an ASCII form."""
     ascii_text = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.decode()).strip("-")
-    return slug[:SLUG_MAX].rstrip("-") or "section"
+    return slug[:SLUG_MAX].rstrip("-") or fallback
 
 
 class _LineCounter:

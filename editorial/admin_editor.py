@@ -26,6 +26,7 @@ from articles.rendering import slugify_heading
 from articles.services import library
 from articles.services.drafts import (
     DraftConflictError,
+    SlugTakenError,
     UnknownTopicError,
     article_save_text,
     draft_body_text,
@@ -171,8 +172,12 @@ class ArticleEditorForm(forms.Form):
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"].strip() or slugify_heading(
-            self.cleaned_data.get("title", "")
+            self.cleaned_data.get("title", ""), fallback=""
         )
+        if not slug:
+            raise forms.ValidationError(
+                gettext("The title has no Latin letters or digits to make a slug from: type one.")
+            )
         if not SLUG_RE.match(slug):
             raise forms.ValidationError(
                 gettext("Use lowercase letters, digits and single hyphens.")
@@ -256,7 +261,11 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
             body=data["body"],
             user=request.user,
             expected_lock_version=data["lock_version"] if article else None,
+            create_only=article is None,
         )
+    except SlugTakenError:
+        form.add_error("slug", gettext("An article with this slug already exists."))
+        return None
     except UnknownTopicError as exc:
         form.add_error("topics", exc.message)
         return None
@@ -278,9 +287,6 @@ def _save(request, form: ArticleEditorForm, article: Article | None) -> Article 
         # They have now seen the other edit: the next save is checked against it.
         form.data = form.data.copy()
         form.data["lock_version"] = str(exc.current)
-        return None
-    if article is None and not result.created:
-        form.add_error("slug", gettext("An article with this slug already exists."))
         return None
     messages.success(
         request,

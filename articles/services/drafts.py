@@ -125,11 +125,14 @@ def article_import(
     expected_lock_version: int | None = None,
     event_kind: str = ReviewEvent.Kind.IMPORT,
     event_comment: str | None = None,
+    create_only: bool = False,
 ) -> ImportResult:
     """Create or update an article's draft from a parsed article file, atomically.
 
     Any error raises and rolls back everything this import wrote. The admin editor
     comes through here too (event_kind=EDIT), so one set of rules guards every write.
+    With `create_only`, an existing article of the same slug raises SlugTakenError
+    before anything is written (the editor's "Add article" page).
     """
     if source.language:
         raise ArticleFileError(
@@ -140,6 +143,10 @@ def article_import(
         )
     article = Article.objects.select_for_update().filter(slug=source.slug).first()
     created = article is None
+    if create_only and not created:
+        raise SlugTakenError(
+            f"an article with the slug {source.slug!r} already exists", path=source.path
+        )
     before = None if created else article_content_hash(article)
     resolved = _resolve_citations(source=source, article=article)
     if created:
@@ -184,6 +191,7 @@ def article_save_text(
     body: str,
     user,
     expected_lock_version: int | None,
+    create_only: bool = False,
 ) -> ImportResult:
     """Save the admin editor's form: the same parser, checks and lock as an import.
 
@@ -211,6 +219,7 @@ def article_save_text(
         expected_lock_version=expected_lock_version,
         event_kind=ReviewEvent.Kind.EDIT,
         event_comment="Edited in the admin",
+        create_only=create_only,
     )
 
 
@@ -303,6 +312,10 @@ def draft_write(
         citations_by_key=citations_by_key,
         fresh=fresh,
     )
+
+
+class SlugTakenError(ArticleFileError):
+    """A new article was asked for with the slug of one that exists."""
 
 
 class UnknownTopicError(ArticleFileError):

@@ -239,6 +239,18 @@ def test_a_library_key_may_come_before_a_key_of_the_files_own_bibliography(tmp_p
     ]
 
 
+@pytest.mark.parametrize("title", ["创伤后应激障碍", "Сон", "!!!"])
+def test_a_title_without_latin_letters_needs_a_slug_line(tmp_path, title):
+    path = tmp_path / "a.md"
+    path.write_text(f"---\ntitle: '{title}'\n---\n\nLead.\n")
+
+    with pytest.raises(ArticleFileError, match="add a `slug:` line"):
+        read_article_file(path)
+
+    path.write_text(f"---\ntitle: '{title}'\nslug: sleep\n---\n\nLead.\n")
+    assert import_article(path).article.title == title
+
+
 def test_read_article_file_reports_missing_file(tmp_path):
     with pytest.raises(ArticleFileError, match="cannot read"):
         read_article_file(tmp_path / "absent.md")

@@ -133,6 +133,44 @@ def test_new_article_from_the_editor(client, team):
     assert Article.objects.get(slug="sleep-and-ptsd").owner == team["author"]
 
 
+def test_a_new_article_with_the_slug_of_another_leaves_that_one_alone(client, team, article):
+    client.force_login(team["author2"])
+    data = {
+        "title": "Another article",
+        "slug": article.slug,
+        "summary": "Short.",
+        "topics": ["ptsd"],
+        "audience": "public",
+        "review_interval_months": "12",
+        "body": "Text that would replace the other article's.\n",
+    }
+
+    html = client.post(reverse("admin:articles_article_add"), data).content.decode()
+
+    assert "An article with this slug already exists." in html
+    article.refresh_from_db()
+    assert article.title == "Test article"
+    assert "would replace" not in article.sections.first().body
+
+
+def test_a_title_without_latin_letters_needs_a_slug_typed(client, team):
+    client.force_login(team["author"])
+    data = {
+        "title": "睡眠",
+        "slug": "",
+        "summary": "Short.",
+        "topics": ["ptsd"],
+        "audience": "public",
+        "review_interval_months": "12",
+        "body": "Some text.\n",
+    }
+
+    html = client.post(reverse("admin:articles_article_add"), data).content.decode()
+
+    assert "no Latin letters or digits" in html
+    assert not Article.objects.filter(title="睡眠").exists()
+
+
 def test_transition_buttons_call_the_workflow(client, team, article):
     client.force_login(team["author"])
     url = reverse("admin:articles_article_transition", args=[article.pk, "submit"])
