@@ -153,7 +153,9 @@ def split_front_matter(text: str, where: str) -> tuple[dict, str, int]:
             "missing YAML front matter: the file must start with ---", path=where, line=1
         )
     for index in range(1, len(lines)):
-        if lines[index].strip() in ("---", "..."):
+        # As Pandoc: only an unindented --- or ... ends it; an indented one is text
+        # inside a YAML block scalar.
+        if lines[index].rstrip() in ("---", "..."):
             break
     else:
         raise ArticleFileError("front matter is not closed with ---", path=where, line=1)

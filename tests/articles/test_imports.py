@@ -251,6 +251,18 @@ def test_a_title_without_latin_letters_needs_a_slug_line(tmp_path, title):
     assert import_article(path).article.title == title
 
 
+def test_an_indented_dash_line_in_a_block_scalar_does_not_end_the_front_matter(tmp_path):
+    path = tmp_path / "a.md"
+    path.write_text(
+        "---\ntitle: Block scalar\nsummary: >-\n  Part one\n  ---\n  part two\n---  \n\nLead.\n"
+    )
+
+    source = read_article_file(path)
+
+    assert source.summary == "Part one --- part two"
+    assert [s.body for s in source.sections] == ["Lead."]
+
+
 def test_read_article_file_reports_missing_file(tmp_path):
     with pytest.raises(ArticleFileError, match="cannot read"):
         read_article_file(tmp_path / "absent.md")
