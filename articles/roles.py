@@ -35,6 +35,10 @@ _DECIDE_FOUND = ["articles.change_foundevidence"]
 # The translation's page in the admin: Authors translate, Clinical reviewers send back or
 # approve, Publishers publish (the rules are editorial.services.translations').
 _TRANSLATE = ["articles.change_articletranslation"]
+# The reader-report queue (editorial/admin_reports.py): every role sees it, as the
+# dashboard counts it for everyone; Clinical reviewers and Publishers decide.
+_SEE_REPORTS = ["articles.view_readerreport"]
+_DECIDE_REPORTS = ["articles.change_readerreport"]
 
 ROLE_PERMISSIONS = {
     AUTHORS: [
@@ -47,6 +51,7 @@ ROLE_PERMISSIONS = {
         *_DECIDE_FOUND,
         "articles.add_articletranslation",
         *_TRANSLATE,
+        *_SEE_REPORTS,
     ],
     CLINICAL_REVIEWERS: [
         *_VIEW_ALL,
@@ -59,6 +64,8 @@ ROLE_PERMISSIONS = {
         "articles.delete_searchclaim",
         *_DECIDE_FOUND,
         *_TRANSLATE,
+        *_SEE_REPORTS,
+        *_DECIDE_REPORTS,
     ],
     PUBLISHERS: [
         *_VIEW_ALL,
@@ -71,6 +78,8 @@ ROLE_PERMISSIONS = {
         "articles.delete_topictranslation",
         "articles.change_citation",
         *_TRANSLATE,
+        *_SEE_REPORTS,
+        *_DECIDE_REPORTS,
     ],
 }
 
@@ -95,7 +104,7 @@ def roles_ensure(*, group_model, permission_model) -> list[str]:
 def roles_migrate(apps, schema_editor) -> None:
     """A data migration's step (RunPython): create the permissions of the models the
     migration state has so far, then set every role to ROLE_PERMISSIONS. Migrations 0003
-    (the roles), 0007, 0010, 0012 and 0014 (new models and permissions) run it."""
+    (the roles), 0007, 0010, 0012, 0014 and 0018 (new models and permissions) run it."""
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():

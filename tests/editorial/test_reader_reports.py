@@ -390,3 +390,31 @@ def test_marking_fixed_on_the_report_page_without_a_reply_sends_nothing(client, 
     report.refresh_from_db()
     assert (report.state, report.email) == ("fixed", "")
     assert mailoutbox == []
+
+
+@pytest.mark.parametrize("role", ["author", "reviewer", "publisher"])
+def test_every_role_reaches_the_queue_the_dashboard_links_to(client, live, role):
+    ReaderReport.objects.create(article=live, kind="other", description="a")
+    client.force_login(make_team()[role])
+
+    dashboard = client.get(reverse("admin:index")).content.decode()
+    queue = reverse("admin:articles_readerreport_changelist")
+
+    assert f"{queue}?state__exact=new" in dashboard
+    assert client.get(f"{queue}?state__exact=new").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("role", "decides"), [("author", False), ("reviewer", True), ("publisher", True)]
+)
+def test_clinical_reviewers_and_publishers_decide_reports(client, live, role, decides):
+    report = ReaderReport.objects.create(article=live, kind="other", description="a")
+    client.force_login(make_team()[role])
+
+    client.post(
+        reverse("admin:articles_readerreport_change", args=[report.pk]),
+        {"decision_reason": "The source agrees with the page.", "reply": "", "_decline": "1"},
+    )
+
+    report.refresh_from_db()
+    assert (report.state == "declined") is decides
