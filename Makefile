@@ -47,6 +47,8 @@ run: check-python $(VENV)/.runtime
 	@echo "  admin:   http://127.0.0.1:$(PORT)/admin/"
 	@echo "  demo logins: admin, author, reviewer, publisher (password: ptsdinfo-demo)"
 	@echo ""
+	@# No nginx in front here: the app serves the uploaded images itself (ptsdinfo/media.py).
+	PTSDINFO_SERVE_MEDIA=$${PTSDINFO_SERVE_MEDIA:-true} \
 	$(VENV)/bin/gunicorn ptsdinfo.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 
 test: check-python $(VENV)/.dev node-tools compilemessages
