@@ -306,12 +306,13 @@ LOGGING = {
 # Content-Security-Policy on every page, public and admin, in every environment (so
 # development and the browser tests see what production enforces). Scripts only from
 # this origin or with the per-response nonce: no 'unsafe-inline', no 'unsafe-eval'.
-# Article images may come from any HTTPS host (the renderer allows http(s) images).
+# Images only from this site: an article's images are the editor's uploads (the
+# image-source gate), so no reader's visit is told to another host.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF, CSP.NONCE],
-    "img-src": [CSP.SELF, "https:"],
+    "img-src": [CSP.SELF],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "object-src": [CSP.NONE],

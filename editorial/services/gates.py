@@ -43,6 +43,8 @@ GATES = {
     "identifier-mismatch": "a reference's DOI and PMID name the same work",
     "regulatory-news-only": "warning: a regulatory or safety claim rests only on news items",
     "image-alt": "every image has alternative text, unless marked decorative",
+    "image-source": "every image is one uploaded to this site, so the picture a reviewer "
+    "approved is the one readers get",
     "unused-reference": "warning: every reference in the bibliography is cited",
     "reading-grade": "warning: the reading grade is at or below the target",
     "reader-report": "warning: a claim has an open reader report (never an error)",
@@ -297,8 +299,17 @@ def _reference_problems(bibliography, cited: set[str]) -> list[Problem]:
 DECORATIVE_CLASS = "decorative"
 
 
+def _is_upload(src: str) -> bool:
+    """An image the editor uploaded: a path under this site's upload folder. The
+    format allows any http(s) image, but one from another host can change after
+    approval, and tells that host who reads the page."""
+    prefix = f"{settings.MEDIA_URL}{settings.MARKDOWNX_MEDIA_PATH}"
+    return src.startswith(prefix) and ".." not in src and "\\" not in src
+
+
 def _image_problems(sections) -> list[Problem]:
-    """An image needs alternative text unless it sits in a `[...]{.decorative}` span."""
+    """An image needs alternative text unless it sits in a `[...]{.decorative}` span,
+    and must be one uploaded to this site."""
     problems = []
     for section in sections:
         text = _section_text(section)
@@ -320,10 +331,23 @@ def _image_problems(sections) -> list[Problem]:
                     decorative_depth += is_decorative
                 elif child.type == "span_close" and spans:
                     decorative_depth -= spans.pop()
-                elif child.type == "image" and not decorative_depth:
+                elif child.type == "image":
+                    src = str(child.attrs.get("src", ""))
+                    if not _is_upload(src):
+                        problems.append(
+                            Problem(
+                                ERROR,
+                                "image-source",
+                                gettext(
+                                    "Image %(src)r in section %(anchor)r is not one uploaded "
+                                    "to this site; upload it with the editor's image button, "
+                                    "so the picture approved is the one readers get."
+                                )
+                                % {"src": src, "anchor": section.anchor},
+                            )
+                        )
                     alt = "".join(c.content for c in child.children or []).strip()
-                    if not alt:
-                        src = str(child.attrs.get("src", ""))
+                    if not alt and not decorative_depth:
                         problems.append(
                             Problem(
                                 ERROR,

@@ -274,7 +274,7 @@ def test_image_needs_alt_text_unless_marked_decorative(tmp_path, team, markdown,
 
 
 def test_image_without_alt_text_blocks_approval(tmp_path, team):
-    body = "![](/static/chart.png)\n\n[A claim [@feder2014]]{.claim #c certainty=low}\n"
+    body = "![](/media/uploads/chart.png)\n\n[A claim [@feder2014]]{.claim #c certainty=low}\n"
     article = imported(tmp_path, team["author"], bibliography=[BIBLIOGRAPHY[0]], body=body)
     workflow.article_submit(article=article, user=team["author"])
 
@@ -282,6 +282,37 @@ def test_image_without_alt_text_blocks_approval(tmp_path, team):
         workflow.article_approve(article=article, user=team["reviewer"])
 
     assert [p.code for p in caught.value.problems] == ["image-alt"]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "![A chart](https://images.example.org/chart.png)",
+        "![A chart](//images.example.org/chart.png)",
+        "![A chart](chart.png)",
+        "![A chart](/static/chart.png)",
+        "![A chart](/media/uploads/../../static/chart.png)",
+        "[![](https://images.example.org/divider.png)]{.decorative}",
+    ],
+)
+def test_an_image_not_uploaded_to_this_site_blocks_approval(tmp_path, team, image):
+    body = f"{image}\n\n[A claim [@feder2014]]{{.claim #c certainty=low}}\n"
+    article = imported(tmp_path, team["author"], bibliography=[BIBLIOGRAPHY[0]], body=body)
+    workflow.article_submit(article=article, user=team["author"])
+
+    with pytest.raises(WorkflowError) as caught:
+        workflow.article_approve(article=article, user=team["reviewer"])
+
+    assert [p.code for p in caught.value.problems] == ["image-source"]
+
+
+def test_an_uploaded_image_with_its_description_passes(tmp_path, team):
+    body = (
+        "![A chart](/media/uploads/chart.png)\n\n[A claim [@feder2014]]{.claim #c certainty=low}\n"
+    )
+    article = imported(tmp_path, team["author"], bibliography=[BIBLIOGRAPHY[0]], body=body)
+
+    assert not {"image-source", "image-alt"} & set(codes(article))
 
 
 # --- unused references ------------------------------------------------------------------
