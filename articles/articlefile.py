@@ -50,6 +50,33 @@ class ArticleFileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+# Unicode controls that reorder the text around them (embeddings, overrides, isolates:
+# "Trojan Source"): "\u202e05 mg" shows readers "gm 50", and the sentences after it
+# reversed, while the stored text a reviewer's tools compare says "05 mg". Refused
+# wherever text enters an article or the citation library.
+REORDERING_CONTROLS_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def reordering_control_problem(text: str) -> tuple[str, int] | None:
+    """(message, line in `text`) for the first reordering control, or None."""
+    match = REORDERING_CONTROLS_RE.search(text)
+    if match is None:
+        return None
+    message = (
+        f"invisible Unicode control U+{ord(match.group()):04X} reorders the text around it "
+        "for readers; delete it"
+    )
+    return message, text.count("\n", 0, match.start()) + 1
+
+
+def refuse_reordering_controls(text: str, *, where: str, what: str, first_line: int | None = 1):
+    problem = reordering_control_problem(text)
+    if problem is not None:
+        message, line = problem
+        line = first_line + line - 1 if first_line is not None else None
+        raise ArticleFileError(f"{what}: {message}", path=where, line=line)
+
+
 @dataclass
 class ArticleFile:
     """One parsed article: its metadata, sections and the bibliography it can cite."""
@@ -106,6 +133,7 @@ def parse_article_text(
     """Parse one article file's text; bibliography paths resolve against `base_dir`."""
     where = str(path) if path else "<article>"
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    refuse_reordering_controls(text, where=where, what="the file")
     meta, body, body_line = split_front_matter(text, where)
     # The empty lines after the front matter are not part of the body (`write_article_text`
     # writes one): the body parsed is then the text `write_body_text` gives for it.

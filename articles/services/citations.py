@@ -5,9 +5,12 @@ same work shares its row (and its retraction status).
 
 from __future__ import annotations
 
+import json
+
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from articles.articlefile import reordering_control_problem
 from articles.models import Citation
 from evidence import citations
 
@@ -120,6 +123,9 @@ def _lock_until_commit(name: str) -> None:
 
 
 def citation_apply_csl(*, citation: Citation, item: dict) -> None:
+    problem = reordering_control_problem(json.dumps(item, ensure_ascii=False))
+    if problem is not None:
+        raise citations.BibliographyError(f"reference {item.get('id')!r}: {problem[0]}")
     doi, pmid, pmcid = citations.item_identifiers(item)
     stored = {k: v for k, v in item.items() if k != "id"}
     citation.csl = stored

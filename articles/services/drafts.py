@@ -20,6 +20,7 @@ from django.db.models import F
 from articles.articlefile import (
     ArticleFile,
     ArticleFileError,
+    refuse_reordering_controls,
     write_body_text,
 )
 from articles.models import (
@@ -198,6 +199,9 @@ def article_save_text(
     Citation keys resolve to the article's bibliography or the citation library.
     Raises ArticleFileError (with the body line) or DraftConflictError; writes nothing then.
     """
+    for what, text, first_line in (("title", title, None), ("summary", summary, None)):
+        refuse_reordering_controls(text, where="article text", what=what, first_line=first_line)
+    refuse_reordering_controls(body, where="article text", what="the text")
     try:
         sections = parse_body(body)
     except ArticleFormatError as exc:

@@ -263,6 +263,31 @@ def test_an_indented_dash_line_in_a_block_scalar_does_not_end_the_front_matter(t
     assert [s.body for s in source.sections] == ["Lead."]
 
 
+@pytest.mark.parametrize("control", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_a_control_that_reorders_text_is_refused_with_its_line(tmp_path, control):
+    path = tmp_path / "a.md"
+    path.write_text(
+        "---\ntitle: Dose\n---\n\nLead.\n\n"
+        f"[The usual starting dose is {control}05 mg [@feder2014]]{{.claim #d}}.\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ArticleFileError, match=f"U\\+{ord(control):04X} reorders") as caught:
+        read_article_file(path)
+
+    assert caught.value.line == 7
+
+
+def test_a_reference_with_a_reordering_control_is_refused(tmp_path):
+    item = {**BIBLIOGRAPHY[0], "title": "Ketamine \u202etrial"}
+    path = write_article(tmp_path, bibliography=[item])
+
+    with pytest.raises(ArticleFileError, match="U\\+202E reorders"):
+        import_article(path)
+
+    assert not Citation.objects.exists()
+
+
 def test_read_article_file_reports_missing_file(tmp_path):
     with pytest.raises(ArticleFileError, match="cannot read"):
         read_article_file(tmp_path / "absent.md")

@@ -171,6 +171,19 @@ def test_a_title_without_latin_letters_needs_a_slug_typed(client, team):
     assert not Article.objects.filter(title="睡眠").exists()
 
 
+@pytest.mark.parametrize("field", ["title", "summary", "body"])
+def test_a_control_that_reorders_text_is_refused_in_the_editor(client, team, article, field):
+    client.force_login(team["author"])
+    data = form_data(article)
+    data[field] = data[field].replace("e", "e\u202e", 1)
+
+    html = client.post(change_url(article), data).content.decode()
+
+    assert "U+202E reorders the text around it" in html
+    article.refresh_from_db()
+    assert "\u202e" not in article.title + article.summary + article.sections.first().body
+
+
 def test_transition_buttons_call_the_workflow(client, team, article):
     client.force_login(team["author"])
     url = reverse("admin:articles_article_transition", args=[article.pk, "submit"])
