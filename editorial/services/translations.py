@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 
+from articles.articlefile import reordering_control_problem
 from articles.models import (
     Article,
     ArticleTranslation,
@@ -136,6 +137,14 @@ def translation_event(
 # --- the evidence facts ----------------------------------------------------------------
 
 
+def reordering_control_message(field: str, text: str) -> str:
+    problem = reordering_control_problem(text)
+    return gettext(
+        "The %(field)s, line %(line)s, has an invisible Unicode control that reorders the "
+        "text around it for readers; delete it."
+    ) % {"field": field, "line": problem[1]}
+
+
 def _cites(refs) -> list[tuple[str, str]]:
     return [(ref.key, ref.locator) for ref in refs]
 
@@ -145,6 +154,8 @@ def translation_facts_check(source_snapshot: dict, body: str) -> list[str]:
     ([] when only text differs): sections (by anchor), claim ids in order, and each
     claim's grade, supporting citations with locators and contradicting citations,
     then any other citation in a section."""
+    if reordering_control_problem(body):
+        return [reordering_control_message(pgettext("translation field", "text"), body)]
     try:
         parsed = parse_body(body)
     except ArticleFormatError as exc:
@@ -325,6 +336,12 @@ def translation_save(
     state_check(translation, {T.DRAFT, T.PUBLISHED, T.WITHDRAWN}, pgettext_lazy("action", "edit"))
     title, summary = " ".join(title.split()), " ".join(summary.split())
     problems = translation_facts_check(translation.source_version.snapshot, body)
+    for field, text in (
+        (pgettext("translation field", "title"), title),
+        (pgettext("translation field", "summary"), summary),
+    ):
+        if reordering_control_problem(text):
+            problems.insert(0, reordering_control_message(field, text))
     if not title:
         problems.insert(0, "The translation needs a title.")
     if len(summary) > SUMMARY_MAX:

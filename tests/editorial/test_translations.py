@@ -130,6 +130,20 @@ def test_a_save_that_changes_an_evidence_fact_is_refused_naming_the_claim(
     assert translation.body == before
 
 
+@pytest.mark.parametrize("field", ["title", "summary", "body"])
+def test_a_translation_with_a_control_that_reorders_text_is_refused(translation, team, field):
+    before = translation.body
+    texts = {"title": translation.title, "summary": translation.summary, "body": before}
+    texts[field] = texts[field].replace("a", "a\u202e", 1)
+
+    with pytest.raises(WorkflowError) as refused:
+        translation_save(translation=translation, user=team["author"], **texts)
+
+    assert "reorders the text around it" in str(refused.value)
+    translation.refresh_from_db()
+    assert "\u202e" not in translation.title + translation.summary + translation.body
+
+
 def test_a_translated_heading_must_keep_its_anchor(translation, team):
     with pytest.raises(WorkflowError) as refused:
         translation_save(
