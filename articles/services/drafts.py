@@ -34,6 +34,7 @@ from articles.models import (
     Topic,
 )
 from articles.rendering import ArticleFormatError, SectionSource, parse_body
+from articles.roles import CLINICAL_REVIEWERS
 from articles.services.citations import citation_upsert, citations_by_identifier
 from articles.services.consistency import claim_keys_known, claim_links, draft_verify
 from articles.services.snapshots import (
@@ -127,13 +128,16 @@ def article_import(
     event_kind: str = ReviewEvent.Kind.IMPORT,
     event_comment: str | None = None,
     create_only: bool = False,
+    may_grade: bool = True,
 ) -> ImportResult:
     """Create or update an article's draft from a parsed article file, atomically.
 
     Any error raises and rolls back everything this import wrote. The admin editor
     comes through here too (event_kind=EDIT), so one set of rules guards every write.
     With `create_only`, an existing article of the same slug raises SlugTakenError
-    before anything is written (the editor's "Add article" page).
+    before anything is written (the editor's "Add article" page). Without `may_grade`,
+    a claim's certainty must be the one a reviewer gave it (the editor, for anyone but a
+    Clinical reviewer); the operator's import carries the grades of the file.
     """
     if source.language:
         raise ArticleFileError(
@@ -148,6 +152,8 @@ def article_import(
         raise SlugTakenError(
             f"an article with the slug {source.slug!r} already exists", path=source.path
         )
+    if not may_grade:
+        _refuse_grades_set(source=source, article=article)
     before = None if created else article_content_hash(article)
     resolved = _resolve_citations(source=source, article=article)
     if created:
@@ -224,6 +230,7 @@ def article_save_text(
         event_kind=ReviewEvent.Kind.EDIT,
         event_comment="Edited in the admin",
         create_only=create_only,
+        may_grade=grader(user),
     )
 
 
@@ -324,6 +331,30 @@ class SlugTakenError(ArticleFileError):
 
 class UnknownTopicError(ArticleFileError):
     """A draft names a topic that does not exist and its author may not create topics."""
+
+
+def grader(user) -> bool:
+    """Who may set a claim's certainty in the editor's text: a Clinical reviewer. Everyone
+    else keeps the grades a reviewer gave; a reviewer grades on the review page
+    (editorial.services.grading)."""
+    return user is not None and user.groups.filter(name=CLINICAL_REVIEWERS).exists()
+
+
+def _refuse_grades_set(*, source: ArticleFile, article: Article | None) -> None:
+    """A claim's grade in the text must be the one already stored for that claim (or
+    none): an author typing `certainty=high` would otherwise pass the ungraded-claim
+    check with a grade no clinician gave."""
+    graded = dict(article.claims.values_list("key", "certainty")) if article else {}
+    for section in source.sections:
+        for claim in section.claims:
+            if claim.certainty and claim.certainty != graded.get(claim.id, ""):
+                raise ArticleFileError(
+                    f"claim {claim.id!r} says certainty={claim.certainty}, a grade no "
+                    "clinical reviewer gave it: delete the certainty; a Clinical reviewer "
+                    "grades each claim on the review page",
+                    path=source.path,
+                    line=source.file_line(claim.line),
+                )
 
 
 def topic_creator(user) -> bool:

@@ -184,6 +184,36 @@ def test_a_control_that_reorders_text_is_refused_in_the_editor(client, team, art
     assert "\u202e" not in article.title + article.summary + article.sections.first().body
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # a new claim with a grade the author typed
+        lambda body: body + "\n[Ketamine cures PTSD [@feder2014]]{.claim #cure certainty=high}\n",
+        # a graded claim's grade changed by the author
+        lambda body: body.replace("#rapid-onset certainty=moderate", "#rapid-onset certainty=high"),
+    ],
+)
+def test_only_a_reviewer_grades_a_claim_not_an_author_typing_it(client, team, article, edit):
+    client.force_login(team["author"])
+    data = form_data(article)
+    assert "#rapid-onset certainty=moderate" in data["body"]
+    data["body"] = edit(data["body"])
+
+    html = client.post(change_url(article), data).content.decode()
+
+    assert "a grade no clinical reviewer gave it" in html
+    assert not article.claims.filter(certainty="high").exists()
+
+
+def test_an_author_keeps_or_removes_the_grade_a_reviewer_gave(client, team, article):
+    client.force_login(team["author"])
+    data = form_data(article)
+    data["body"] = data["body"].replace("#rapid-onset certainty=moderate", "#rapid-onset")
+
+    assert client.post(change_url(article), data).status_code == 302
+    assert article.claims.get(key="rapid-onset").certainty == ""
+
+
 def test_transition_buttons_call_the_workflow(client, team, article):
     client.force_login(team["author"])
     url = reverse("admin:articles_article_transition", args=[article.pk, "submit"])
