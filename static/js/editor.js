@@ -319,6 +319,19 @@ function markChangedClaims(textarea, config) {
   mark();
 }
 
+/** Tab leaves the text box, as everywhere else on the page (WCAG 2.1.2). markdownx's
+ * own keydown handler turns Tab into an indent: a keyboard user could not reach "Save",
+ * and a tab before "## Heading" made the heading a code block. This listener, on the
+ * document in the capture phase, runs before the text box's and keeps the event from
+ * reaching it; the browser then moves the focus. */
+function tabLeavesTheTextBox(textarea) {
+  document.addEventListener("keydown", (event) => {
+    if (event.target === textarea && event.key === "Tab" && !event.ctrlKey && !event.altKey && !event.metaKey) {
+      event.stopPropagation();
+    }
+  }, true);
+}
+
 function init() {
   const config = document.getElementById("editor-config")?.dataset;
   const textarea = document.querySelector("textarea.article-body-editor");
@@ -332,6 +345,7 @@ function init() {
   };
   settings.pickCitations = (opts) => citationPicker(settings, opts);
   if (!textarea.disabled && !textarea.readOnly) new Toolbar(textarea, settings);
+  tabLeavesTheTextBox(textarea);
   followTitle(document.getElementById("id_title"), document.getElementById("id_slug"));
   keepDraft(textarea, textarea.form, settings);
   liveChecks(textarea, settings);

@@ -315,6 +315,17 @@ def test_toolbar_works_from_the_keyboard_alone(browser, site):
     page.keyboard.press("Enter")
     page.locator(".cite-picker").wait_for(state="detached")
     assert re.search(r"\[@\w+\]", body(page))
+    # Tab leaves the text box, unchanged: the keyboard reaches what follows it.
+    page.focus("#id_body")
+    before = body(page)
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") != "id_body"
+    assert body(page) == before
+    page.focus("#id_body")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.id") != "id_body"
+    assert body(page) == before
     assert page.errors == []
     page.context.close()
 
