@@ -66,7 +66,11 @@ export function citationPicker(config, { multiple = false } = {}) {
       picked.replaceChildren(...chosen.map((c) => {
         const remove = el("button", { type: "button", class: "button", text: gettext("Remove"), "aria-label": gettext("Remove %(key)s", { key: c.key }) });
         remove.addEventListener("click", () => { chosen.splice(chosen.indexOf(c), 1); renderPicked(); });
-        return el("li", {}, el("span", { text: `${c.reference} ` }), remove);
+        // Each chosen source keeps its own page or section, editable after choosing.
+        const page = el("input", { type: "text", class: "cite-picked-locator", value: c.locator,
+          "aria-label": gettext("Page or section for %(key)s", { key: c.key }), placeholder: gettext("e.g. p. 12") });
+        page.addEventListener("input", () => { c.locator = page.value.trim(); });
+        return el("li", {}, el("span", { text: `${c.reference} ` }), page, remove);
       }));
     };
     const choose = (item) => {
@@ -125,7 +129,14 @@ export function citationPicker(config, { multiple = false } = {}) {
         else choose(items[0]);
       }
     });
-    done.addEventListener("click", () => finish(multiple ? chosen : results[active] ? [{ key: results[active].key, locator: locator.value.trim() }] : []));
+    const useChosen = () => {
+      // A page typed after choosing belongs to the source chosen last, if it has none:
+      // what the author typed is never dropped.
+      const last = chosen[chosen.length - 1];
+      if (last && !last.locator && locator.value.trim()) last.locator = locator.value.trim();
+      return chosen;
+    };
+    done.addEventListener("click", () => finish(multiple ? useChosen() : results[active] ? [{ key: results[active].key, locator: locator.value.trim() }] : []));
     cancel.addEventListener("click", () => finish(null));
     dialog.addEventListener("cancel", (e) => { e.preventDefault(); finish(null); });
     dialog.showModal();

@@ -331,6 +331,43 @@ def test_toolbar_works_from_the_keyboard_alone(browser, site):
 
 
 @pytest.mark.browser
+def test_a_page_typed_after_choosing_a_source_is_kept(browser, site):
+    page = log_in(browser, site, "author")
+    page.goto(f"{site['url']}/admin/articles/article/add/")
+    page.locator(".editor-toolbar").wait_for()
+    page.fill("#id_body", "")
+    page.focus("#id_body")
+    page.keyboard.type("Some medicines help with nightmares.")
+    page.click("button[data-action=claim]")
+    page.locator("#tb-dialog-title").wait_for()
+    page.keyboard.press("Enter")
+    page.locator("#cite-search").wait_for()
+    page.keyboard.type("feder 2014")
+    page.locator("#cite-results [role=option]").first.wait_for()
+    page.locator("#cite-results [role=option]").first.click()
+    page.fill("#cite-locator", "Table 2")  # typed after choosing
+    page.click(".cite-picker .tb-actions .default")
+    page.locator(".cite-picker").wait_for(state="detached")
+    assert re.search(r"\[@\w+, Table 2\]", body(page)), body(page)
+    # A chosen source's own field sets its page too.
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" Another claim here.")
+    page.click("button[data-action=claim]")
+    page.locator("#tb-dialog-title").wait_for()
+    page.keyboard.press("Enter")
+    page.locator("#cite-search").wait_for()
+    page.keyboard.type("feder 2014")
+    page.locator("#cite-results [role=option]").first.wait_for()
+    page.keyboard.press("Enter")
+    page.fill(".cite-picked-locator", "p. 5")
+    page.click(".cite-picker .tb-actions .default")
+    page.locator(".cite-picker").wait_for(state="detached")
+    assert re.search(r"\[@\w+, p\. 5\]", body(page)), body(page)
+    assert page.errors == []
+    page.context.close()
+
+
+@pytest.mark.browser
 def test_mark_as_claim_refuses_a_selection_across_paragraphs(browser, site):
     page = log_in(browser, site, "author")
     page.goto(f"{site['url']}/admin/articles/article/add/")
