@@ -110,11 +110,14 @@ def page_for(*, article: Article, version: ArticleVersion) -> dict:
     return page_render(article=article, version=ArticleVersion.objects.get(pk=version.pk))
 
 
+HISTORY_SHOWN = 10  # the "What changed" list's versions, newest first
+
+
 def page_render(*, article: Article, version: ArticleVersion) -> dict:
     """Render the version-only parts of `article`'s page for `version` (which needs its
     snapshot and html). Two queries: the published history, and topic names only for
     versions approved before the snapshot carried them."""
-    history = list(selectors.published_history(article=article)[:10])
+    history = list(selectors.published_history(article=article)[:HISTORY_SHOWN])
     # The stored page is the English one, whatever language the request that published
     # it was in (the admin follows the browser's language).
     with override(settings.LANGUAGE_CODE):
@@ -131,6 +134,13 @@ def page_parts(*, slug: str, version, history: list) -> dict:
         "version": version,
         "topics": topics,
         "history": history,
+        # The first version readers saw, when it is in the list: an empty change
+        # summary there means "first published", not "no change to the content".
+        "first_number": (
+            history[-1].number
+            if history and (history[-1].number == 1 or len(history) < HISTORY_SHOWN)
+            else None
+        ),
         "contents": _contents(version, has_history=bool(history)),
         "report_claims": version_claims(version),
         "mentions_suicide": bool(

@@ -208,3 +208,28 @@ def test_the_compiled_article_query_gives_what_the_orm_gives(live, settings):
             assert getattr(fast.live_version, name) == getattr(plain.live_version, name), name
         assert fast.translated_es is False
     assert selectors.article_page(slug="no-such-article") is None
+
+
+def what_changed(html: str) -> list[str]:
+    block = re.search(r'<section id="what-changed".*?</section>', html, re.S).group()
+    return [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>.*?</li>", block, re.S)]
+
+
+def test_what_changed_calls_the_first_published_version_first_not_unchanged(
+    client, tmp_path, django_capture_on_commit_callbacks
+):
+    article = import_article(write_article(tmp_path)).article
+    reviewer = make_user("rev", display_name="Dr Rev")
+    for summary in ("", ""):
+        version = version_create(
+            article=article, author=None, reviewer=reviewer, change_summary=summary
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            version_publish(version=version)
+
+    lines = what_changed(page_html(client))
+
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "Reviewed by a clinician; no change to the content.",
+        "First published version.",
+    ]
