@@ -32,7 +32,7 @@ _CLEANER = nh3.Cleaner(
         "span": {"claim", "certainty-badge", "citation-missing", "contradicted-by"}
         | {f"certainty-{name}" for name in (*CERTAINTIES, "unrated")},
         "sup": {"citations"},
-        "a": {"citation"},
+        "a": {"citation", "url"},  # "url": a reference link whose text is its address
         "p": {"format-error"},
         "th": _ALIGN_CLASSES,
         "td": _ALIGN_CLASSES,

@@ -97,7 +97,9 @@ class _Html:
         return html.escape(value)
 
     def link(self, value: str, href: str) -> str:
-        return f'<a href="{html.escape(href)}">{html.escape(value)}</a>'
+        # A link whose text is its address says so: print does not add the address again.
+        shown = ' class="url"' if value == href else ""
+        return f'<a href="{html.escape(href)}"{shown}>{html.escape(value)}</a>'
 
     pubmed_label = "PubMed"
 

@@ -321,6 +321,15 @@ def test_print_stylesheet_keeps_references_and_hides_navigation(public_site, pag
     assert page.locator("ol#references").is_visible()
     assert not page.locator(".site-search").is_visible()
     assert not page.locator("nav.toc").is_visible()
+    # Each address printed once: a link whose text is its address gets no copy after it.
+    printed = page.evaluate(
+        """[...document.querySelectorAll('#references a')].map((a) => [a.textContent,
+            a.getAttribute('href'), getComputedStyle(a, '::after').content])"""
+    )
+    assert any(text == href for text, href, _ in printed)
+    for text, href, after in printed:
+        copies = (text + (after if after != "none" else "")).count(href)
+        assert copies <= 1, (text, href, after)
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
 

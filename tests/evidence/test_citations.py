@@ -1207,9 +1207,9 @@ def test_html_reference_links_doi_pubmed_and_pmc(real_items):
 
 def test_html_reference_links_url_of_webpages_and_reports_without_doi(real_items):
     assert format_reference_html(real_items["nice2018ng116"]).endswith(
-        'Available from: <a href="https://www.nice.org.uk/guidance/ng116">'
+        'Available from: <a href="https://www.nice.org.uk/guidance/ng116" class="url">'
         "https://www.nice.org.uk/guidance/ng116</a>"
-    )
+    )  # class "url": its text is its address, which print does not add again
     # With a DOI, the DOI is the link and the URL is not repeated.
     with_doi = {**real_items["apa2013dsm5"], "URL": "https://psychiatryonline.org/x"}
     assert "psychiatryonline.org" not in format_reference_html(with_doi)
