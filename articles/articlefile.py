@@ -50,6 +50,8 @@ class ArticleFileError(ValueError):
         super().__init__(f"{where}: {message}")
 
 
+TITLE_MAX = 200  # Article.title's column
+
 # Unicode controls that reorder the text around them (embeddings, overrides, isolates:
 # "Trojan Source"): "\u202e05 mg" shows readers "gm 50", and the sentences after it
 # reversed, while the stored text a reviewer's tools compare says "05 mg". Refused
@@ -146,6 +148,12 @@ def parse_article_text(
         body_line=body_line,
         body=body,
     )
+    if len(article.title) > TITLE_MAX:
+        raise ArticleFileError(
+            f"the title is {len(article.title)} characters; at most {TITLE_MAX}",
+            path=where,
+            line=_meta_line(text, "title"),
+        )
     article.slug = _slug(meta, article.title, where)
     article.summary = _optional_string(meta, "summary", where)
     if len(article.summary) > SUMMARY_MAX:

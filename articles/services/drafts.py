@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
@@ -104,6 +105,15 @@ def _resolve_citations(*, source: ArticleFile, article: Article | None) -> dict[
                     path=source.path,
                     line=line,
                 ) from exc
+            except ValidationError as exc:  # a field the library's columns refuse
+                problems = "; ".join(
+                    f"{name}: {' '.join(errors)}" for name, errors in exc.message_dict.items()
+                )
+                raise ArticleFileError(
+                    f"reference {key!r}: {problems}",
+                    path=source.path,
+                    line=line,
+                ) from exc
         elif key in existing_keys:
             resolved[key] = existing_keys[key]
         else:
@@ -152,6 +162,7 @@ def article_import(
         raise SlugTakenError(
             f"an article with the slug {source.slug!r} already exists", path=source.path
         )
+    _refuse_too_long(source)
     if not may_grade:
         _refuse_grades_set(source=source, article=article)
     before = None if created else article_content_hash(article)
@@ -331,6 +342,39 @@ class SlugTakenError(ArticleFileError):
 
 class UnknownTopicError(ArticleFileError):
     """A draft names a topic that does not exist and its author may not create topics."""
+
+
+def _refuse_too_long(source: ArticleFile) -> None:
+    """Text longer than its column gets the file and line, before anything is written
+    (not a database error after some rows were, nor a locator silently cut)."""
+    limits = {
+        "title": Article._meta.get_field("title").max_length,
+        "heading": Section._meta.get_field("heading").max_length,
+        "locator": ClaimCitation._meta.get_field("locator").max_length,
+        "key": ArticleCitation._meta.get_field("key").max_length,
+    }
+    if len(source.title) > limits["title"]:
+        raise ArticleFileError(
+            f"the title is {len(source.title)} characters; at most {limits['title']}",
+            path=source.path,
+        )
+    for section in source.sections:
+        if len(section.heading) > limits["heading"]:
+            raise ArticleFileError(
+                f"the heading is {len(section.heading)} characters; at most {limits['heading']}",
+                path=source.path,
+                line=source.file_line(section.line),
+            )
+        refs = [*section.citations, *(r for c in section.claims for r in c.supports)]
+        for ref in refs:
+            for what in ("locator", "key"):
+                value = getattr(ref, what)
+                if len(value) > limits[what]:
+                    raise ArticleFileError(
+                        f"the citation's {what} is {len(value)} characters; at most {limits[what]}",
+                        path=source.path,
+                        line=source.file_line(ref.line),
+                    )
 
 
 def grader(user) -> bool:

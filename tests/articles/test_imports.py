@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -286,6 +287,48 @@ def test_a_reference_with_a_reordering_control_is_refused(tmp_path):
         import_article(path)
 
     assert not Citation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("front", "body", "line", "message"),
+    [
+        ("title: " + "T" * 201, "Lead.\n", 2, "the title is 201 characters; at most 200"),
+        ("title: Long", "Lead.\n\n## " + "H" * 301 + "\n\nText.\n", 8, "the heading is 301"),
+        (
+            "title: Long",
+            "Lead.\n\n[A claim [@feder2014, p. " + "9" * 120 + "]]{.claim #c}\n",
+            8,
+            "the citation's locator is 123 characters; at most 100",
+        ),
+        (
+            "title: Long",
+            "Lead.\n\nText [@" + "k" * 201 + "].\n",
+            8,
+            "the citation's key is 201 characters; at most 200",
+        ),
+    ],
+)
+def test_text_longer_than_its_column_is_refused_with_its_line(tmp_path, front, body, line, message):
+    path = tmp_path / "a.md"
+    path.write_text(f"---\n{front}\nslug: long\n---\n\n{body}")
+
+    with pytest.raises(ArticleFileError, match=re.escape(message)) as caught:
+        import_article(path)
+
+    assert caught.value.line == line
+    assert not Article.objects.exists()
+
+
+def test_a_reference_address_longer_than_its_column_is_refused_with_its_line(tmp_path):
+    url = "https://example.org/" + "x" * 600
+    item = {"id": "web2020", "type": "webpage", "title": "A page", "URL": url}
+    body = "Lead.\n\n[A claim [@web2020]]{.claim #c}\n"
+
+    with pytest.raises(ArticleFileError, match="reference 'web2020': url: Ensure") as caught:
+        import_article(write_article(tmp_path, bibliography=[item], body=body))
+
+    assert caught.value.line is not None
+    assert not Article.objects.exists()
 
 
 def test_read_article_file_reports_missing_file(tmp_path):
