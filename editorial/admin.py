@@ -45,15 +45,6 @@ from editorial import (  # admin_reports, _translations and _watch register thei
 )
 from editorial.services import integrity
 
-# Evidence facts: changed only through integrity.citation_evidence_set (check_citations,
-# or a Clinical reviewer with a reason), never by the stock change form.
-EVIDENCE_READONLY = [
-    "study_design",
-    "retraction_status",
-    "retraction_note",
-    "retraction_checked_at",
-]
-
 
 def view_on_site(request, content_type_id: int, object_id: str):
     """The admin's "view on site" redirect (`/admin/r/<type>/<id>/`), only for staff
@@ -312,24 +303,13 @@ class CitationAdmin(admin.ModelAdmin):
         "used_in",
     ]
 
-    # Title, year and URL are read from the CSL item readers get (citation_apply_csl):
-    # the checks and the reviewer's claim table read them, so an edit here would make
-    # them say something about a reference that readers do not see. A citation is
-    # added from its source (DOI, PMID, CSL-JSON, BibTeX, RIS), never typed in.
-    def get_readonly_fields(self, request, obj=None):
-        return [
-            "title",
-            "year",
-            "url",
-            "key",
-            "doi",
-            "pmid",
-            "pmcid",
-            "csl",
-            "used_in",
-            "evidence_history",
-            *EVIDENCE_READONLY,
-        ]
+    # Every field is read-only. Title, year and URL are read from the CSL item readers
+    # get (citation_apply_csl): the checks and the reviewer's claim table read them, so
+    # an edit here would make them say something about a reference readers do not
+    # see. Evidence facts change only through integrity.citation_evidence_set
+    # (check_citations, or a Clinical reviewer with a reason). A citation is added from
+    # its source (DOI, PMID, CSL-JSON, BibTeX, RIS), never typed in.
+    readonly_fields = fields
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
