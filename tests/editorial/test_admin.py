@@ -115,8 +115,8 @@ def test_a_save_that_does_not_say_which_version_it_edits_is_refused(client, team
     assert "(first)" in article.sections.get(anchor="evidence").body
 
 
-def test_new_article_from_the_editor(client, team):
-    client.force_login(team["author"])
+def new_article_data(**changes):
+    """The "Add article" form, filled in."""
     data = {
         "title": "Sleep and PTSD",
         "slug": "",
@@ -126,8 +126,13 @@ def test_new_article_from_the_editor(client, team):
         "review_interval_months": "12",
         "body": "Some text.\n",
     }
+    return data | changes
 
-    response = client.post(reverse("admin:articles_article_add"), data)
+
+def test_new_article_from_the_editor(client, team):
+    client.force_login(team["author"])
+
+    response = client.post(reverse("admin:articles_article_add"), new_article_data())
 
     assert response.status_code == 302
     assert Article.objects.get(slug="sleep-and-ptsd").owner == team["author"]
@@ -135,15 +140,11 @@ def test_new_article_from_the_editor(client, team):
 
 def test_a_new_article_with_the_slug_of_another_leaves_that_one_alone(client, team, article):
     client.force_login(team["author2"])
-    data = {
-        "title": "Another article",
-        "slug": article.slug,
-        "summary": "Short.",
-        "topics": ["ptsd"],
-        "audience": "public",
-        "review_interval_months": "12",
-        "body": "Text that would replace the other article's.\n",
-    }
+    data = new_article_data(
+        title="Another article",
+        slug=article.slug,
+        body="Text that would replace the other article's.\n",
+    )
 
     html = client.post(reverse("admin:articles_article_add"), data).content.decode()
 
@@ -155,15 +156,7 @@ def test_a_new_article_with_the_slug_of_another_leaves_that_one_alone(client, te
 
 def test_a_title_without_latin_letters_needs_a_slug_typed(client, team):
     client.force_login(team["author"])
-    data = {
-        "title": "睡眠",
-        "slug": "",
-        "summary": "Short.",
-        "topics": ["ptsd"],
-        "audience": "public",
-        "review_interval_months": "12",
-        "body": "Some text.\n",
-    }
+    data = new_article_data(title="睡眠")
 
     html = client.post(reverse("admin:articles_article_add"), data).content.decode()
 
