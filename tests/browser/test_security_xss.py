@@ -69,6 +69,10 @@ def hostile_article(site, tmp_path_factory):
         "shell",
         "-c",
         "from django.core.management import call_command as c\n"
+        # The corpus's images from other hosts would (rightly) block the approval at the
+        # image-source gate; what is tested here is the renderer, so it is let through.
+        "from editorial.services import gates\n"
+        "gates._is_upload = lambda src: True\n"
         f"c('import_article', {str(path)!r}, user='author')\n"
         "for action, user in [('submit', 'author'), ('approve', 'reviewer'), "
         "('publish', 'publisher')]:\n"
