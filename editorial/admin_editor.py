@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from markdownx.widgets import MarkdownxWidget
 
-from articles.articlefile import AUDIENCES, SLUG_RE, ArticleFileError
+from articles.articlefile import AUDIENCES, SLUG_RE, TITLE_MAX, ArticleFileError
 from articles.models import Article, Topic
 from articles.rendering import slugify_heading
 from articles.services import library
@@ -101,7 +101,7 @@ AUDIENCE_LABELS = {"public": _("Public"), "clinician": _("Clinician")}
 
 
 class ArticleEditorForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX)
     slug = forms.CharField(
         label=_("Slug"),
         max_length=120,

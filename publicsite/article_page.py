@@ -128,19 +128,20 @@ def page_parts(*, slug: str, version, history: list) -> dict:
     """The stored page's parts, from a version (or the editor's preview of a draft) and
     its published history, newest first."""
     topics = version_topics(version)
-    first_published = history[-1].published_at if history and history[-1].number == 1 else None
+    # The first version readers saw, when the list reaches back to it.
+    first = (
+        history[-1]
+        if history and (history[-1].number == 1 or len(history) < HISTORY_SHOWN)
+        else None
+    )
     context = {
         "article": SimpleNamespace(slug=slug),
         "version": version,
         "topics": topics,
         "history": history,
-        # The first version readers saw, when it is in the list: an empty change
-        # summary there means "first published", not "no change to the content".
-        "first_number": (
-            history[-1].number
-            if history and (history[-1].number == 1 or len(history) < HISTORY_SHOWN)
-            else None
-        ),
+        # An empty change summary on the first version means "first published", not
+        # "no change to the content".
+        "first_number": first.number if first else None,
         "contents": _contents(version, has_history=bool(history)),
         "report_claims": version_claims(version),
         "mentions_suicide": bool(
@@ -148,7 +149,7 @@ def page_parts(*, slug: str, version, history: list) -> dict:
         ),
     }
     static = medical_web_page_static(
-        version=version, topics=topics, first_published=first_published
+        version=version, topics=topics, first_published=first.published_at if first else None
     )
     return {
         **{part: render_to_string(name, context) for part, name in FRAGMENTS.items()},

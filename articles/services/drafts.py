@@ -216,8 +216,8 @@ def article_save_text(
     Citation keys resolve to the article's bibliography or the citation library.
     Raises ArticleFileError (with the body line) or DraftConflictError; writes nothing then.
     """
-    for what, text, first_line in (("title", title, None), ("summary", summary, None)):
-        refuse_reordering_controls(text, where="article text", what=what, first_line=first_line)
+    refuse_reordering_controls(title, where="article text", what="title", first_line=None)
+    refuse_reordering_controls(summary, where="article text", what="summary", first_line=None)
     refuse_reordering_controls(body, where="article text", what="the text")
     try:
         sections = parse_body(body)
@@ -346,18 +346,13 @@ class UnknownTopicError(ArticleFileError):
 
 def _refuse_too_long(source: ArticleFile) -> None:
     """Text longer than its column gets the file and line, before anything is written
-    (not a database error after some rows were, nor a locator silently cut)."""
+    (not a database error after some rows were, nor a locator silently cut). The title's
+    length is the file parser's check (TITLE_MAX) and the editor form's."""
     limits = {
-        "title": Article._meta.get_field("title").max_length,
         "heading": Section._meta.get_field("heading").max_length,
         "locator": ClaimCitation._meta.get_field("locator").max_length,
         "key": ArticleCitation._meta.get_field("key").max_length,
     }
-    if len(source.title) > limits["title"]:
-        raise ArticleFileError(
-            f"the title is {len(source.title)} characters; at most {limits['title']}",
-            path=source.path,
-        )
     for section in source.sections:
         if len(section.heading) > limits["heading"]:
             raise ArticleFileError(

@@ -137,8 +137,11 @@ def translation_event(
 # --- the evidence facts ----------------------------------------------------------------
 
 
-def reordering_control_message(field: str, text: str) -> str:
+def reordering_control_message(field: str, text: str) -> str | None:
+    """What to tell the translator when `text` holds a control that reorders it."""
     problem = reordering_control_problem(text)
+    if problem is None:
+        return None
     return gettext(
         "The %(field)s, line %(line)s, has an invisible Unicode control that reorders the "
         "text around it for readers; delete it."
@@ -154,8 +157,8 @@ def translation_facts_check(source_snapshot: dict, body: str) -> list[str]:
     ([] when only text differs): sections (by anchor), claim ids in order, and each
     claim's grade, supporting citations with locators and contradicting citations,
     then any other citation in a section."""
-    if reordering_control_problem(body):
-        return [reordering_control_message(pgettext("translation field", "text"), body)]
+    if message := reordering_control_message(pgettext("translation field", "text"), body):
+        return [message]
     try:
         parsed = parse_body(body)
     except ArticleFormatError as exc:
@@ -340,8 +343,8 @@ def translation_save(
         (pgettext("translation field", "title"), title),
         (pgettext("translation field", "summary"), summary),
     ):
-        if reordering_control_problem(text):
-            problems.insert(0, reordering_control_message(field, text))
+        if message := reordering_control_message(field, text):
+            problems.insert(0, message)
     if not title:
         problems.insert(0, "The translation needs a title.")
     if len(summary) > SUMMARY_MAX:
